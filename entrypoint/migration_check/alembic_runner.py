@@ -1,0 +1,311 @@
+"""The only module that calls Alembic's command and EnvironmentContext API.
+
+It runs the project's own env.py, so that everything the project configures there applies: include_object,
+compare_type, include_schemas, naming conventions, render_item, and sync or async engines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import sys
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alembic import autogenerate, command
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import exc as sa_exc
+
+from migration_check.config import AlembicLocation
+from migration_check.errors import ProjectLoadError, UsageError
+
+
+@dataclass(frozen=True)
+class MigrationFailure:
+    """A migration raised while being applied."""
+
+    revision: str | None
+    file: Path | None
+    line: int | None
+    error: str
+    statement: str | None
+    log: str
+
+
+@dataclass
+class Comparison:
+    """What autogenerate found between the models and the migrated database."""
+
+    diffs: list[tuple[Any, ...]]
+    upgrade_code: str | None
+    downgrade_code: str | None
+    ops: Any = None
+    log: str = ""
+    metadata: list[Any] = field(default_factory=list)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def database_error_message(exc: BaseException) -> str:
+    """The database's own message, without SQLAlchemy's wrapping or asyncpg's class prefix."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        text = str(exc.orig)
+    elif isinstance(exc, sa_exc.StatementError) and exc.orig is not None:
+        text = str(exc.orig)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    text = re.sub(r"^<class '[\w.]+'>: ", "", text.strip())
+    return "\n".join(line for line in text.splitlines() if line.strip()) or type(exc).__name__
+
+
+class AlembicProject:
+    """The project's Alembic configuration and scripts, pointed at our scratch database."""
+
+    def __init__(self, location: AlembicLocation) -> None:
+        self.location = location
+        self._output = io.StringIO()
+        try:
+            if location.toml_file is not None:
+                self.config = Config(
+                    file_=str(location.ini_file) if location.ini_file else None,
+                    toml_file=str(location.toml_file),
+                    ini_section=location.section,
+                    stdout=self._output,
+                )
+            else:
+                self.config = Config(str(location.ini_file), ini_section=location.section, stdout=self._output)
+        except TypeError:
+            raise UsageError(
+                "This project keeps its Alembic configuration in pyproject.toml, which needs Alembic 1.16 or "
+                "later.",
+                fix="Upgrade Alembic (pip install 'alembic>=1.16') or add an alembic.ini.",
+                file=location.main_file,
+            ) from None
+        if location.ini_file is not None and not self.config.file_config.has_section(location.section):
+            raise UsageError(
+                f"{location.ini_file.name} has no [{location.section}] section.",
+                fix="Pass the section that configures the migrations with --name, as with `alembic -n`.",
+                file=location.ini_file,
+            )
+        self.configured_url = self.config.get_main_option("sqlalchemy.url")
+        with self._project_cwd():
+            try:
+                self.script = ScriptDirectory.from_config(self.config)
+            except Exception as exc:  # alembic.util.CommandError for a missing script_location
+                raise UsageError(
+                    f"Alembic cannot find the migration scripts: {_first_line(str(exc))}",
+                    fix="Set script_location in the Alembic configuration to the folder that holds env.py.",
+                    file=location.main_file,
+                ) from None
+        self.env_py = Path(self.script.dir) / "env.py"
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _project_cwd(self) -> Iterator[None]:
+        """Run from the project folder, as `alembic` would, with it importable (the usual prepend_sys_path)."""
+        previous = Path.cwd()
+        folder = str(self.location.project_dir)
+        os.chdir(folder)
+        added = folder not in sys.path
+        if added:
+            sys.path.insert(0, folder)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
+            if added and folder in sys.path:
+                sys.path.remove(folder)
+
+    @contextlib.contextmanager
+    def _running(self) -> Iterator[io.StringIO]:
+        """Capture what env.py and Alembic print, so it shows only when something goes wrong (or --verbose)."""
+        buffer = io.StringIO()
+        self._output = buffer
+        self.config.stdout = buffer
+        with self._project_cwd(), contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            yield buffer
+
+    def point_at(self, url: str) -> None:
+        # ConfigParser treats % as interpolation, so a password with % must be doubled.
+        self.config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+
+    def revision_files(self) -> dict[Path, str]:
+        return {Path(rev.path).resolve(): rev.revision for rev in self.script.walk_revisions() if rev.path}
+
+    def _file_error(self, exc: BaseException, what: str) -> ProjectLoadError:
+        """Turn an exception raised while loading project code into an error that names the file and line."""
+        file: str | None = None
+        line: int | None = None
+        if isinstance(exc, SyntaxError) and exc.filename:
+            file, line = exc.filename, exc.lineno
+        else:
+            project = str(self.location.project_dir)
+            frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(project)]
+            if frames:
+                file, line = frames[-1].filename, frames[-1].lineno
+        message = f"{type(exc).__name__}: {exc}"
+        fix = "Fix the error above, then run the check again."
+        if isinstance(exc, ModuleNotFoundError):
+            missing = exc.name or "the module"
+            fix = (
+                f"Install {missing} in the environment migration-check runs in (the project's own "
+                "dependencies must be installed), or pass --driver if it is a database driver you do not use."
+            )
+        elif isinstance(exc, KeyError) or "environment" in str(exc).lower() or "settings" in str(exc).lower():
+            fix = "Give the settings the project needs with --env KEY=VALUE, and the URL's variable with --url-env."
+        return ProjectLoadError(
+            f"{what} failed: {message}",
+            fix=fix,
+            file=file,
+            line=line,
+            detail="".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:],
+        )
+
+    # -- what the stages call --------------------------------------------------------------------------------
+
+    def load_revisions(self) -> dict[Path, str]:
+        """Read every migration file, so that syntax and import errors surface before anything runs."""
+        with self._running():
+            try:
+                heads = self.script.get_heads()
+                files = self.revision_files()
+            except Exception as exc:
+                raise self._file_error(exc, "Reading the migration files") from None
+        if not heads:
+            raise UsageError(
+                f"{self.script.versions} holds no migrations.",
+                fix="Create the first migration with `alembic revision --autogenerate -m \"create tables\"`.",
+                file=self.script.versions,
+            )
+        return files
+
+    def upgrade(self) -> MigrationFailure | None:
+        """`alembic upgrade heads`. A migration that raises is a failure; anything else cannot run (exit 2)."""
+        revision_files = self.revision_files()
+        with self._running() as log:
+            try:
+                command.upgrade(self.config, "heads")
+                return None
+            except Exception as exc:  # the project's own code: anything can come out of it
+                failure = self._migration_failure(exc, revision_files, log.getvalue())
+                if failure is None:
+                    raise self._file_error(exc, f"Running {self.env_py.name}") from None
+                return failure
+            except SystemExit as exc:
+                raise ProjectLoadError(
+                    f"{self.env_py.name} called sys.exit({exc.code}).",
+                    fix="Make env.py raise an exception instead of exiting, so its reason can be shown.",
+                    file=self.env_py,
+                ) from None
+
+    def _migration_failure(
+        self, exc: BaseException, revision_files: dict[Path, str], log: str
+    ) -> MigrationFailure | None:
+        frames = traceback.extract_tb(exc.__traceback__)
+        cause: BaseException | None = exc
+        while cause is not None:  # async env.py chains through the event loop; look at every link
+            frames = traceback.extract_tb(cause.__traceback__) + frames
+            cause = cause.__cause__ or cause.__context__
+        in_revision = [
+            (Path(f.filename).resolve(), f.lineno)
+            for f in traceback.extract_tb(exc.__traceback__)
+            if Path(f.filename).resolve() in revision_files and f.name != "<module>"
+        ]
+        if not in_revision:
+            in_revision = [
+                (Path(f.filename).resolve(), f.lineno)
+                for f in frames
+                if Path(f.filename).resolve() in revision_files and f.name != "<module>"
+            ]
+        statement = getattr(exc, "statement", None)
+        if in_revision:
+            path, line = in_revision[-1]
+            return MigrationFailure(revision_files[path], path, line, database_error_message(exc), statement, log)
+        if isinstance(exc, sa_exc.DBAPIError):
+            # Raised outside a migration's own code (a deferred constraint at commit, say): take the revision
+            # from Alembic's "Running upgrade" log lines where env.py's logging shows them.
+            running = re.findall(r"Running upgrade [\w, ()]* -> (\w+)", log)
+            revision = running[-1] if running else None
+            path = next((p for p, r in revision_files.items() if r == revision), None)
+            return MigrationFailure(revision, path, None, database_error_message(exc), statement, log)
+        return None
+
+    def compare(self, excluded_schemas: tuple[str, ...]) -> Comparison:
+        """Alembic's autogenerate comparison (what `alembic check` runs), through the project's env.py.
+
+        The project's process_revision_directives is not called: it may empty the directives when nothing
+        changed, which crashes `alembic check` on some versions, and we only need the comparison itself.
+        """
+        captured: dict[str, Any] = {}
+
+        def collect(_revision: Any, context: Any) -> list[Any]:
+            metadata = context.opts.get("target_metadata")
+            if metadata is None:
+                raise UsageError(
+                    "env.py passes no target_metadata to context.configure(), so there are no models to "
+                    "compare with.",
+                    fix="Pass target_metadata=Base.metadata (your models' MetaData) to context.configure() in "
+                    "env.py.",
+                    file=self.env_py,
+                )
+            script = autogenerate.produce_migrations(context, metadata)
+            upgrade_ops = script.upgrade_ops
+            upgrade_ops.ops = [op for op in upgrade_ops.ops if getattr(op, "schema", None) not in excluded_schemas]
+            captured["ops"] = upgrade_ops
+            captured["metadata"] = list(metadata) if isinstance(metadata, (list, tuple)) else [metadata]
+            if not upgrade_ops.is_empty():
+                captured["upgrade"] = _render(upgrade_ops, context)
+                captured["downgrade"] = _render(upgrade_ops.reverse(), context)
+            return []
+
+        with self._running() as log:
+            try:
+                with EnvironmentContext(self.config, self.script, fn=collect, as_sql=False):
+                    self.script.run_env()
+            except UsageError:
+                raise
+            except Exception as exc:
+                raise self._file_error(exc, f"Comparing the models ({self.env_py.name})") from None
+        if "ops" not in captured:
+            raise ProjectLoadError(
+                f"{self.env_py.name} never called context.run_migrations(), so nothing was compared.",
+                fix="Make env.py's online mode call context.run_migrations() inside context.begin_transaction().",
+                file=self.env_py,
+            )
+        ops = captured["ops"]
+        return Comparison(
+            diffs=_flatten(ops.as_diffs()),
+            upgrade_code=captured.get("upgrade"),
+            downgrade_code=captured.get("downgrade"),
+            ops=ops,
+            log=log.getvalue(),
+            metadata=captured["metadata"],
+        )
+
+
+def _render(ops: Any, context: Any) -> str:
+    try:
+        return autogenerate.render_python_code(ops, migration_context=context)
+    except TypeError:  # Alembic versions whose render_python_code takes no migration_context
+        return autogenerate.render_python_code(ops)
+
+
+def _flatten(diffs: list[Any]) -> list[tuple[Any, ...]]:
+    """as_diffs() groups the modify_* changes of one column in a list; give one tuple per change."""
+    flat: list[tuple[Any, ...]] = []
+    for diff in diffs:
+        if isinstance(diff, list):
+            flat.extend(tuple(item) for item in diff)
+        else:
+            flat.append(tuple(diff))
+    return flat

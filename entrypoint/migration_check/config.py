@@ -1,0 +1,120 @@
+"""One typed configuration for a run, merged once from the command line (and later the Action's inputs and
+.migration-check.yml). Everything after this module reads only `CheckConfig`."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from migration_check.errors import UsageError
+from migration_check.findings import Severity
+
+PRESETS = ("supabase",)
+FORMATS = ("text", "json", "markdown")
+DRIVERS = ("psycopg2", "psycopg", "asyncpg", "pg8000")
+FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "notice": Severity.NOTICE, "never": None}
+
+
+@dataclass(frozen=True)
+class AlembicLocation:
+    """Where the project's Alembic configuration lives."""
+
+    project_dir: Path
+    ini_file: Path | None
+    toml_file: Path | None
+    section: str = "alembic"
+
+    @property
+    def main_file(self) -> Path:
+        found = self.ini_file or self.toml_file
+        assert found is not None
+        return found
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    alembic: AlembicLocation
+    database_url: str | None = None
+    url_env: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    setup_sql: tuple[Path, ...] = ()
+    preset: str | None = None
+    report_path: Path | None = None
+    output_format: str = "text"
+    fail_on: Severity | None = Severity.ERROR
+    driver: str | None = None
+    postgres_bin: Path | None = None
+    port: int | None = None
+    verbose: bool = False
+    excluded_schemas: tuple[str, ...] = field(default=())
+
+
+def _has_tool_alembic(pyproject: Path) -> bool:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Alembic's toml support brings tomli on older Pythons
+        import tomli as tomllib
+    try:
+        with pyproject.open("rb") as handle:
+            return "alembic" in tomllib.load(handle).get("tool", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(
+            f"Cannot read {pyproject}: {exc}", fix="Fix the TOML syntax of pyproject.toml.", file=pyproject
+        ) from None
+
+
+def locate_alembic(path: Path, config_file: Path | None, section: str | None) -> AlembicLocation:
+    """Find alembic.ini, or pyproject.toml with [tool.alembic] (Alembic 1.16+), for PATH and --config."""
+    if not path.exists():
+        raise UsageError(f"{path} does not exist.", fix="Pass the folder that holds the project's alembic.ini.")
+    project_dir = (path if path.is_dir() else path.parent).resolve()
+    if config_file is None and path.is_file():
+        config_file = path
+    section = section or "alembic"
+    if config_file is not None:
+        config_file = (config_file if config_file.is_absolute() else Path.cwd() / config_file).resolve()
+        if not config_file.is_file():
+            raise UsageError(
+                f"The Alembic configuration file {config_file} does not exist.",
+                fix="Pass an existing ini file with --config, or leave --config out to use PATH/alembic.ini.",
+            )
+        if config_file.suffix == ".toml":
+            return AlembicLocation(config_file.parent, None, config_file, section)
+        pyproject = config_file.parent / "pyproject.toml"
+        toml = pyproject if pyproject.is_file() and _has_tool_alembic(pyproject) else None
+        return AlembicLocation(config_file.parent, config_file, toml, section)
+    ini = project_dir / "alembic.ini"
+    pyproject = project_dir / "pyproject.toml"
+    toml = pyproject if pyproject.is_file() and _has_tool_alembic(pyproject) else None
+    if ini.is_file() or toml is not None:
+        return AlembicLocation(project_dir, ini if ini.is_file() else None, toml, section)
+    raise UsageError(
+        f"{project_dir} has no alembic.ini and no pyproject.toml with a [tool.alembic] table.",
+        fix="Run migration-check in the folder that holds alembic.ini, pass that folder as PATH, or name the "
+        "file with --config.",
+        file=project_dir,
+    )
+
+
+def parse_env_pairs(pairs: list[str]) -> tuple[tuple[str, str], ...]:
+    parsed = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--env {pair!r} is not KEY=VALUE.", fix="Write --env NAME=value, once per variable.")
+        parsed.append((key.strip(), value))
+    return tuple(parsed)
+
+
+def check_setup_sql(files: list[str]) -> tuple[Path, ...]:
+    paths = tuple(Path(f).resolve() for f in files)
+    for given, resolved in zip(files, paths):
+        if not resolved.is_file():
+            raise UsageError(f"The setup SQL file {given} does not exist.", fix="Pass an existing .sql file.")
+    return paths
+
+
+def environment_names(config: CheckConfig) -> tuple[str, ...]:
+    """The variables that receive the database URL: DATABASE_URL and every --url-env."""
+    return ("DATABASE_URL", *(name for name in config.url_env if name != "DATABASE_URL"))

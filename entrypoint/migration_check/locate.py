@@ -1,0 +1,116 @@
+"""Find where a table or column is defined in the project's model code, so findings can point at the line.
+
+Reads the source with `ast`: classes with __tablename__ (SQLAlchemy declarative), classes declared with
+table=True (SQLModel, whose table name is the lower-cased class name) and Table("name", ...) calls (Core).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SKIPPED_FOLDERS = {".git", ".hg", ".venv", "venv", "env", ".tox", ".nox", "node_modules", "__pycache__",
+                   "site-packages", "build", "dist", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+
+
+@dataclass(frozen=True)
+class Location:
+    file: Path
+    line: int
+
+
+@dataclass
+class _TableSource:
+    location: Location
+    columns: dict[str, Location] = field(default_factory=dict)
+
+
+def _string(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _call_name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Name):
+            return func.id
+        if isinstance(func, ast.Attribute):
+            return func.attr
+    return None
+
+
+COLUMN_CALLS = {"Column", "mapped_column", "Field", "column_property"}
+
+
+class ModelIndex:
+    def __init__(self) -> None:
+        self._tables: dict[str, _TableSource] = {}
+
+    @classmethod
+    def scan(cls, root: Path, skip: tuple[Path, ...] = ()) -> ModelIndex:
+        index = cls()
+        skipped = {p.resolve() for p in skip}
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in SKIPPED_FOLDERS and (Path(folder) / d).resolve() not in skipped]
+            for name in files:
+                if name.endswith(".py"):
+                    index._read(Path(folder) / name)
+        return index
+
+    def _read(self, path: Path) -> None:
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except (SyntaxError, UnicodeDecodeError, OSError, ValueError):
+            return
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                self._read_class(path, node)
+            elif _call_name(node) == "Table" and isinstance(node, ast.Call) and node.args:
+                table = _string(node.args[0])
+                if table:
+                    source = self._tables.setdefault(table, _TableSource(Location(path, node.lineno)))
+                    for arg in node.args[1:]:
+                        if _call_name(arg) == "Column" and isinstance(arg, ast.Call) and arg.args:
+                            column = _string(arg.args[0])
+                            if column:
+                                source.columns.setdefault(column, Location(path, arg.lineno))
+
+    def _read_class(self, path: Path, node: ast.ClassDef) -> None:
+        table: str | None = None
+        for statement in node.body:
+            if isinstance(statement, (ast.Assign, ast.AnnAssign)):
+                targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+                if any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in targets):
+                    table = _string(statement.value)
+        if table is None and any(k.arg == "table" and getattr(k.value, "value", None) is True
+                                 for k in node.keywords):
+            table = node.name.lower()  # SQLModel's default table name
+        if table is None:
+            return
+        source = self._tables.setdefault(table, _TableSource(Location(path, node.lineno)))
+        for statement in node.body:
+            if not isinstance(statement, (ast.Assign, ast.AnnAssign)) or statement.value is None:
+                continue
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            call = statement.value
+            if isinstance(statement, ast.AnnAssign) and _call_name(call) not in COLUMN_CALLS | {None}:
+                continue  # relationship() and the like
+            if isinstance(call, ast.Call) and call.args and _call_name(call) in COLUMN_CALLS:
+                explicit = _string(call.args[0])
+                if explicit:
+                    names.append(explicit)
+            for name in names:
+                source.columns.setdefault(name, Location(path, statement.lineno))
+
+    def table(self, name: str | None) -> Location | None:
+        source = self._tables.get(name or "")
+        return source.location if source else None
+
+    def column(self, table: str | None, column: str | None) -> Location | None:
+        source = self._tables.get(table or "")
+        if source is None:
+            return None
+        return source.columns.get(column or "", source.location)

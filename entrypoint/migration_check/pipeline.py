@@ -1,0 +1,82 @@
+"""One check, end to end: configuration → a database → stages → a report. Data flows one way."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from migration_check.alembic_runner import AlembicProject
+from migration_check.config import CheckConfig, environment_names
+from migration_check.database import ScratchDatabase, find_server_binaries, scratch_database_on, throwaway_database
+from migration_check.drivers import choose_driver
+from migration_check.environment import patched_environ
+from migration_check.findings import Report
+from migration_check.locate import ModelIndex
+from migration_check.paths import relative_to_root, repository_root
+from migration_check.presets import PRESETS
+from migration_check.progress import Progress
+from migration_check.stages.apply import check_upgrade
+from migration_check.stages.compare import check_models
+from migration_check.stages.setup import run_setup
+
+
+def _open_database(config: CheckConfig, stack: contextlib.ExitStack) -> ScratchDatabase:
+    if config.database_url:
+        return stack.enter_context(scratch_database_on(config.database_url))
+    return stack.enter_context(throwaway_database(find_server_binaries(config.postgres_bin), config.port))
+
+
+def run_check(config: CheckConfig, progress: Progress) -> Report:
+    location = config.alembic
+    root = repository_root(location.project_dir)
+    report = Report(project=relative_to_root(location.project_dir, root) or ".")
+    preset = PRESETS[config.preset] if config.preset else None
+    excluded = (*config.excluded_schemas, *(preset.schemas if preset else ()))
+
+    with progress.step("configuration", "reading the Alembic configuration") as note:
+        project = AlembicProject(location)
+        user_values = dict(config.env)
+        driver, why = choose_driver(
+            config.driver,
+            [project.configured_url, *(user_values.get(n) for n in environment_names(config))],
+            project.env_py,
+        )
+        note.text = f"{relative_to_root(location.main_file, root)}, driver {driver} ({why})"
+
+    with contextlib.ExitStack() as stack:
+        label = "creating a scratch database" if config.database_url else "starting a throwaway PostgreSQL"
+        with progress.step("database", label) as note:
+            database = _open_database(config, stack)
+            report.server = database.info
+            note.text = database.info.describe()
+        url = database.url(driver).render_as_string(hide_password=False)
+        project.point_at(url)
+        environ = dict(config.env)
+        environ.update({name: url for name in environment_names(config)})
+        stack.enter_context(patched_environ(environ))
+
+        with progress.step("revisions", "reading the migrations") as note:
+            revisions = project.load_revisions()
+            note.text = f"{len(revisions)} revisions"
+
+        if preset or config.setup_sql:
+            with progress.step("setup", "running setup SQL") as note:
+                ran = run_setup(database, preset, config.setup_sql)
+                note.text = f"{ran} script{'s' if ran != 1 else ''}"
+
+        with progress.step("upgrade", "applying the migrations from scratch") as note:
+            failures = check_upgrade(project, root)
+            report.findings.extend(failures)
+            note.text = "failed" if failures else f"{len(revisions)} applied"
+
+        if failures:
+            report.skipped.append("compare: the models were not compared because the upgrade failed")
+        else:
+            with progress.step("compare", "comparing the models with the database") as note:
+                models = ModelIndex.scan(location.project_dir, skip=(Path(project.script.dir),))
+                drift, report.suggested_migration = check_models(project, excluded, models, root)
+                report.findings.extend(drift)
+                note.text = f"{len(drift)} difference{'s' if len(drift) != 1 else ''}"
+
+    report.timings = list(progress.timings)
+    return report

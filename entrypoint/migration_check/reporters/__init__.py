@@ -1,0 +1,42 @@
+"""Reporters: each turns the same Report into one output format."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from migration_check.findings import Finding, Report, Severity
+
+
+def grouped_by_rule(report: Report) -> list[tuple[str, list[Finding]]]:
+    """Findings grouped by rule, the most severe rule first, in the order the stages found them."""
+    groups: dict[str, list[Finding]] = {}
+    for finding in report.findings:
+        groups.setdefault(finding.rule, []).append(finding)
+    return sorted(groups.items(), key=lambda item: -max(f.severity for f in item[1]))
+
+
+def location(finding: Finding) -> str:
+    if finding.file and finding.line:
+        return f"{finding.file}:{finding.line}"
+    return finding.file or ""
+
+
+def verdict(report: Report, threshold: Severity | None) -> str:
+    counts = ", ".join(
+        f"{report.count(s)} {s.label}{'s' if report.count(s) != 1 else ''}"
+        for s in (Severity.ERROR, Severity.WARNING, Severity.NOTICE)
+    )
+    if not report.findings:
+        return "passed: the migrations apply from scratch and match the models"
+    return f"{'failed' if report.fails(threshold) else 'passed with findings'}: {counts}"
+
+
+def render(report: Report, output_format: str, threshold: Severity | None, color: bool = False) -> str:
+    from migration_check.reporters import json_report, markdown, text
+
+    renderers: dict[str, Callable[[], str]] = {
+        "text": lambda: text.render(report, threshold, color),
+        "json": lambda: json_report.render(report),
+        "markdown": lambda: markdown.render(report, threshold),
+    }
+    return renderers[output_format]()

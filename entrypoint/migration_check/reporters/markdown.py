@@ -1,0 +1,42 @@
+"""The Markdown summary: what later becomes the PR comment and the job summary."""
+
+from __future__ import annotations
+
+from migration_check.findings import Report, Severity
+from migration_check.reporters import grouped_by_rule, verdict
+from migration_check.rules import RULES
+
+_ICONS = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.NOTICE: "ℹ️"}
+
+
+def _cell(value: str) -> str:
+    return value.replace("|", "\\|").replace("\n", " ")
+
+
+def render(report: Report, threshold: Severity | None) -> str:
+    failed = report.fails(threshold)
+    icon = "❌" if failed else "✅"
+    lines = [f"## {icon} migration-check {verdict(report, threshold)}", ""]
+    if report.server:
+        lines += [f"Project `{report.project}` on {report.server.describe()}.", ""]
+    for rule_id, findings in grouped_by_rule(report):
+        rule = RULES.get(rule_id)
+        severity = max(f.severity for f in findings)
+        lines += [f"### {_ICONS[severity]} `{rule_id}`: {rule.title if rule else rule_id} ({len(findings)})", ""]
+        lines += ["| where | what |", "|---|---|"]
+        for finding in findings:
+            where = f"`{finding.file}:{finding.line}`" if finding.file and finding.line else (
+                f"`{finding.file}`" if finding.file else "")
+            lines.append(f"| {where} | {_cell(finding.message)} |")
+        lines.append("")
+        if rule:
+            lines += [f"**Fix:** {rule.fix}", ""]
+    if report.suggested_migration:
+        lines += ["### Suggested migration", "", "```python", report.suggested_migration.rstrip(), "```", ""]
+    for reason in report.skipped:
+        lines.append(f"> Skipped: {reason}")
+    if report.timings:
+        total = sum(t.seconds for t in report.timings)
+        steps = ", ".join(f"{t.name} {t.seconds:.2f} s" for t in report.timings)
+        lines += ["", f"<sub>{total:.1f} s in all: {steps}</sub>"]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,39 @@
+"""The terminal report: grouped by rule, with the fix and the suggested migration; colour on a TTY."""
+
+from __future__ import annotations
+
+from migration_check.findings import Report, Severity
+from migration_check.reporters import grouped_by_rule, location, verdict
+from migration_check.rules import RULES
+
+_COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.NOTICE: "36"}
+
+
+def render(report: Report, threshold: Severity | None, color: bool = False) -> str:
+    def paint(value: str, code: str) -> str:
+        return f"\033[{code}m{value}\033[0m" if color else value
+
+    lines: list[str] = []
+    for rule_id, findings in grouped_by_rule(report):
+        rule = RULES.get(rule_id)
+        severity = max(f.severity for f in findings)
+        title = rule.title if rule else rule_id
+        lines.append(paint(f"{severity.label} [{rule_id}] {title} ({len(findings)})", f"1;{_COLORS[severity]}"))
+        for finding in findings:
+            where = location(finding)
+            lines.append(f"  {paint(where, '2') + '  ' if where else ''}{finding.message}")
+            error = finding.details.get("error")
+            if error and "\n" in error:
+                lines.extend(f"      {line}" for line in error.splitlines()[1:])
+        if rule:
+            lines.append(f"  fix: {rule.fix}")
+        lines.append("")
+    if report.suggested_migration:
+        lines.append(paint("suggested migration (alembic revision --autogenerate would write):", "1"))
+        lines.extend(f"    {line}" if line else "" for line in report.suggested_migration.rstrip().splitlines())
+        lines.append("")
+    lines.extend(f"skipped: {reason}" for reason in report.skipped)
+    outcome = verdict(report, threshold)
+    code = "32" if not report.fails(threshold) else "31"
+    lines.append(paint(outcome, f"1;{code}"))
+    return "\n".join(lines) + "\n"

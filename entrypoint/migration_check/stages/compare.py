@@ -1,0 +1,175 @@
+"""Stage: Alembic's autogenerate comparison between the models and the migrated database.
+
+Each difference becomes one model-drift finding that says, in words, what differs and where the model is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.dialects import postgresql
+
+from migration_check.alembic_runner import AlembicProject
+from migration_check.findings import Finding
+from migration_check.locate import Location, ModelIndex
+from migration_check.paths import relative_to_root
+from migration_check.rules import MODEL_DRIFT
+
+_DIALECT = postgresql.dialect()
+
+
+def _type(value: Any) -> str:
+    try:
+        return str(value.compile(dialect=_DIALECT))
+    except Exception:
+        return repr(value)
+
+
+def _default(value: Any) -> str:
+    if value is None:
+        return "no default"
+    text = getattr(value, "arg", value)  # a DefaultClause wraps the text
+    text = getattr(text, "text", text)  # which may be a TextClause
+    return f"default {text}"
+
+
+def _qualified(schema: str | None, table: str | None) -> str:
+    return f"{schema}.{table}" if schema else str(table)
+
+
+def _columns(item: Any) -> list[str]:
+    try:
+        return [str(getattr(c, "name", c)) for c in item.columns]
+    except Exception:
+        return []
+
+
+def _constraint_kind(constraint: Any) -> str:
+    name = type(constraint).__name__
+    return {
+        "UniqueConstraint": "Unique constraint",
+        "CheckConstraint": "Check constraint",
+        "PrimaryKeyConstraint": "Primary key",
+        "ForeignKeyConstraint": "Foreign key",
+    }.get(name, "Constraint")
+
+
+def _fk_target(fk: Any) -> str:
+    try:
+        element = fk.elements[0]
+        target = element.target_fullname.rsplit(".", 1)[0]
+        return f"{target} ({', '.join(e.target_fullname.rsplit('.', 1)[1] for e in fk.elements)})"
+    except Exception:
+        return "?"
+
+
+def describe(diff: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
+    """One sentence for one Alembic diff, and its details for the JSON report."""
+    op = diff[0]
+    details: dict[str, Any] = {"op": op}
+    in_models = "is in the models, but no migration creates it"
+    in_database = "exists after the migrations, but the models do not define it"
+    if op in ("add_table", "remove_table"):
+        table = diff[1]
+        details.update(schema=table.schema, table=table.name)
+        where = in_models if op == "add_table" else in_database
+        return f"Table {_qualified(table.schema, table.name)} {where}.", details
+    if op in ("add_column", "remove_column"):
+        _, schema, table, column = diff
+        nullable = "nullable" if column.nullable else "NOT NULL"
+        details.update(schema=schema, table=table, column=column.name, type=_type(column.type),
+                       nullable=column.nullable)
+        name = f"{_qualified(schema, table)}.{column.name}"
+        if op == "add_column":
+            return f"Column {name} ({_type(column.type)}, {nullable}) is in the models, but no migration adds it.", \
+                details
+        return f"Column {name} ({_type(column.type)}) exists after the migrations, but the model has no such " \
+               "column.", details
+    if op.startswith("modify_"):
+        _, schema, table, column, _existing, old, new = diff
+        details.update(schema=schema, table=table, column=column)
+        name = f"{_qualified(schema, table)}.{column}"
+        if op == "modify_type":
+            old_text, new_text = _type(old), _type(new)
+        elif op == "modify_nullable":
+            old_text = "nullable" if old else "NOT NULL"
+            new_text = "nullable" if new else "NOT NULL"
+        elif op == "modify_default":
+            old_text, new_text = _default(old), _default(new)
+        elif op == "modify_comment":
+            old_text = f"comment {old!r}" if old else "no comment"
+            new_text = f"comment {new!r}" if new else "no comment"
+        else:
+            old_text, new_text = str(old), str(new)
+        details.update(old=old_text, new=new_text)
+        return f"Column {name} is {old_text} after the migrations, but {new_text} in the models.", details
+    if op in ("add_index", "remove_index"):
+        index = diff[1]
+        table = index.table
+        columns = _columns(index)
+        details.update(schema=table.schema if table is not None else None,
+                       table=table.name if table is not None else None, name=index.name, columns=columns,
+                       unique=bool(index.unique))
+        kind = "Unique index" if index.unique else "Index"
+        where = in_models if op == "add_index" else in_database
+        on = f" on {_qualified(details['schema'], details['table'])} ({', '.join(columns)})"
+        return f"{kind} {index.name or '(unnamed)'}{on} {where}.", details
+    if op in ("add_constraint", "remove_constraint", "add_fk", "remove_fk"):
+        constraint = diff[1]
+        table = constraint.table
+        columns = _columns(constraint)
+        details.update(schema=table.schema, table=table.name, name=constraint.name, columns=columns)
+        kind = _constraint_kind(constraint)
+        target = ""
+        if op.endswith("_fk"):
+            details["references"] = _fk_target(constraint)
+            target = f" → {details['references']}"
+        where = in_models if op.startswith("add_") else in_database
+        label = f" {constraint.name}" if constraint.name else ""
+        return f"{kind}{label} on {_qualified(table.schema, table.name)} ({', '.join(columns)}){target} {where}.", \
+            details
+    if op in ("add_table_comment", "remove_table_comment"):
+        table = diff[1]
+        details.update(schema=table.schema, table=table.name, new=table.comment)
+        return f"The comment of table {_qualified(table.schema, table.name)} differs from the models.", details
+    details["diff"] = repr(diff)
+    return f"The models and the database differ: {op}.", details
+
+
+def _model_location(details: dict[str, Any], models: ModelIndex) -> Location | None:
+    if details["op"] == "remove_table":
+        return None  # the table is not in the models, so there is no line to point at
+    column = details.get("column")
+    if column and details["op"] != "remove_column":
+        return models.column(details.get("table"), column)
+    return models.table(details.get("table"))
+
+
+def suggested_migration(upgrade_code: str | None, downgrade_code: str | None) -> str | None:
+    if not upgrade_code:
+        return None
+    return "def upgrade() -> None:\n{}\n\n\ndef downgrade() -> None:\n{}\n".format(
+        upgrade_code.rstrip(), (downgrade_code or "    pass").rstrip()
+    )
+
+
+def check_models(
+    project: AlembicProject, excluded_schemas: tuple[str, ...], models: ModelIndex, root: Path
+) -> tuple[list[Finding], str | None]:
+    comparison = project.compare(excluded_schemas)
+    findings = []
+    for diff in comparison.diffs:
+        message, details = describe(diff)
+        location = _model_location(details, models)
+        findings.append(
+            Finding(
+                rule=MODEL_DRIFT.id,
+                severity=MODEL_DRIFT.severity,
+                message=message,
+                file=relative_to_root(location.file, root) if location else None,
+                line=location.line if location else None,
+                details=details,
+            )
+        )
+    return findings, suggested_migration(comparison.upgrade_code, comparison.downgrade_code)

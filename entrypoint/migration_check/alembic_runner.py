@@ -294,10 +294,19 @@ class AlembicProject:
 
 
 def _render(ops: Any, context: Any) -> str:
+    """Render operations as Alembic's autogenerate would, with the project's rendering options."""
+    options = {
+        "sqlalchemy_module_prefix": context.opts.get("sqlalchemy_module_prefix", "sa."),
+        "alembic_module_prefix": context.opts.get("alembic_module_prefix", "op."),
+        "render_as_batch": context.opts.get("render_as_batch", False),
+        "render_item": context.opts.get("render_item"),
+        "user_module_prefix": context.opts.get("user_module_prefix"),
+    }
     try:
-        return autogenerate.render_python_code(ops, migration_context=context)
-    except TypeError:  # Alembic versions whose render_python_code takes no migration_context
-        return autogenerate.render_python_code(ops)
+        return autogenerate.render_python_code(ops, **options)
+    except TypeError:  # Alembic before 1.11 takes no user_module_prefix
+        options.pop("user_module_prefix")
+        return autogenerate.render_python_code(ops, **options)
 
 
 def _flatten(diffs: list[Any]) -> list[tuple[Any, ...]]:

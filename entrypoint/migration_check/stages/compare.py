@@ -5,6 +5,7 @@ Each difference becomes one model-drift finding that says, in words, what differ
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -146,12 +147,23 @@ def _model_location(details: dict[str, Any], models: ModelIndex) -> Location | N
     return models.table(details.get("table"))
 
 
+def _body(code: str) -> str:
+    """Alembic's rendered commands, without its banner comments, indented as a function body."""
+    lines = [line for line in code.splitlines() if not line.strip().startswith("# ###")]
+    body = textwrap.dedent("\n".join(lines)).strip("\n")
+    return textwrap.indent(body, "    ") if body else "    pass"
+
+
 def suggested_migration(upgrade_code: str | None, downgrade_code: str | None) -> str | None:
+    """The missing migration's code, ready to paste into a new revision file."""
     if not upgrade_code:
         return None
-    return "def upgrade() -> None:\n{}\n\n\ndef downgrade() -> None:\n{}\n".format(
-        upgrade_code.rstrip(), (downgrade_code or "    pass").rstrip()
-    )
+    imports = ["from alembic import op", "import sqlalchemy as sa"]
+    if "postgresql." in upgrade_code + (downgrade_code or ""):
+        imports.append("from sqlalchemy.dialects import postgresql")
+    header = "\n".join(imports)
+    return f"{header}\n\n\ndef upgrade() -> None:\n{_body(upgrade_code)}\n\n\ndef downgrade() -> None:\n" \
+        f"{_body(downgrade_code or '')}\n"
 
 
 def check_models(

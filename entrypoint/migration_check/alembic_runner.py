@@ -51,6 +51,16 @@ class Comparison:
     metadata: list[Any] = field(default_factory=list)
 
 
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes, outermost first."""
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    return chain
+
+
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
@@ -144,31 +154,36 @@ class AlembicProject:
 
     def _file_error(self, exc: BaseException, what: str) -> ProjectLoadError:
         """Turn an exception raised while loading project code into an error that names the file and line."""
+        project = str(self.location.project_dir)
+        chain = _exception_chain(exc)
+        project_frames = [
+            frame for link in chain for frame in traceback.extract_tb(link.__traceback__)
+            if frame.filename.startswith(project)
+        ]
         file: str | None = None
         line: int | None = None
         if isinstance(exc, SyntaxError) and exc.filename:
             file, line = exc.filename, exc.lineno
-        else:
-            project = str(self.location.project_dir)
-            frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(project)]
-            if frames:
-                file, line = frames[-1].filename, frames[-1].lineno
-        message = f"{type(exc).__name__}: {exc}"
+        elif project_frames:
+            file, line = project_frames[-1].filename, project_frames[-1].lineno
+        missing = next((link for link in chain if isinstance(link, ModuleNotFoundError)), None)
         fix = "Fix the error above, then run the check again."
-        if isinstance(exc, ModuleNotFoundError):
-            missing = exc.name or "the module"
+        if missing is not None:
             fix = (
-                f"Install {missing} in the environment migration-check runs in (the project's own "
-                "dependencies must be installed), or pass --driver if it is a database driver you do not use."
+                f"Install {missing.name or 'the missing module'} in the environment migration-check runs in: the "
+                "project's own dependencies must be installed there. For a database driver you do not use, pass "
+                "--driver."
             )
-        elif isinstance(exc, KeyError) or "environment" in str(exc).lower() or "settings" in str(exc).lower():
+        elif isinstance(exc, KeyError) or re.search(r"environ|setting|variable", str(exc), re.IGNORECASE):
             fix = "Give the settings the project needs with --env KEY=VALUE, and the URL's variable with --url-env."
+        where = [f"{f.filename}:{f.lineno}: {(f.line or '').strip()}" for f in project_frames[-4:]]
         return ProjectLoadError(
-            f"{what} failed: {message}",
+            f"{what} failed: {type(exc).__name__}: {exc}",
             fix=fix,
             file=file,
             line=line,
-            detail="".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:],
+            detail="\n".join(where) or None,
+            traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
         )
 
     # -- what the stages call --------------------------------------------------------------------------------
@@ -211,22 +226,13 @@ class AlembicProject:
     def _migration_failure(
         self, exc: BaseException, revision_files: dict[Path, str], log: str
     ) -> MigrationFailure | None:
-        frames = traceback.extract_tb(exc.__traceback__)
-        cause: BaseException | None = exc
-        while cause is not None:  # async env.py chains through the event loop; look at every link
-            frames = traceback.extract_tb(cause.__traceback__) + frames
-            cause = cause.__cause__ or cause.__context__
+        """A failure inside a migration's own code: the deepest frame in a revision file names the line."""
         in_revision = [
-            (Path(f.filename).resolve(), f.lineno)
-            for f in traceback.extract_tb(exc.__traceback__)
-            if Path(f.filename).resolve() in revision_files and f.name != "<module>"
+            (Path(frame.filename).resolve(), frame.lineno)
+            for link in reversed(_exception_chain(exc))  # async env.py chains through the event loop
+            for frame in traceback.extract_tb(link.__traceback__)
+            if frame.name != "<module>" and Path(frame.filename).resolve() in revision_files
         ]
-        if not in_revision:
-            in_revision = [
-                (Path(f.filename).resolve(), f.lineno)
-                for f in frames
-                if Path(f.filename).resolve() in revision_files and f.name != "<module>"
-            ]
         statement = getattr(exc, "statement", None)
         if in_revision:
             path, line = in_revision[-1]

@@ -135,5 +135,5 @@ def main(argv: list[str] | None = None) -> int:
                                         fix="Run the check again.")
     except CheckError as exc:
         error = exc
-    print(error.render(), file=sys.stderr)
+    print(error.render(verbose=getattr(args, "verbose", False)), file=sys.stderr)
     return error.exit_status

@@ -36,6 +36,10 @@ START_TIMEOUT_SECONDS = 30.0
 # The account PostgreSQL runs as when we are root (it refuses to run as root).
 UNPRIVILEGED_ACCOUNT_ENV = "MIGRATION_CHECK_PG_USER"
 POSTGRES_BIN_ENV = "MIGRATION_CHECK_POSTGRES_BIN"
+TMPDIR_ENV = "MIGRATION_CHECK_TMPDIR"
+# initdb and the migrations write many small files: on tmpfs that is three to four times faster than on disk.
+MEMORY_FOLDER = Path("/dev/shm")
+MEMORY_FOLDER_MIN_FREE = 512 * 1024 * 1024  # Docker gives containers a 64 MiB /dev/shm: too small to use
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,19 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def scratch_parent() -> str | None:
+    """Where the server's private folder goes: $MIGRATION_CHECK_TMPDIR, else a roomy tmpfs, else the default."""
+    if os.environ.get(TMPDIR_ENV):
+        return os.environ[TMPDIR_ENV]
+    try:
+        usage = shutil.disk_usage(MEMORY_FOLDER)
+    except OSError:
+        return None
+    if usage.free >= MEMORY_FOLDER_MIN_FREE and os.access(MEMORY_FOLDER, os.W_OK | os.X_OK):
+        return str(MEMORY_FOLDER)
+    return None
+
+
 def _run_as(account: Account | None) -> dict[str, object]:
     if account is None:
         return {}
@@ -271,7 +288,7 @@ class ThrowawayServer:
                 fix="Pass another --port, or leave --port out to let migration-check pick a free one.",
             )
         account = _unprivileged_account()
-        self.folder = Path(tempfile.mkdtemp(prefix="migration-check-"))
+        self.folder = Path(tempfile.mkdtemp(prefix="migration-check-", dir=scratch_parent()))
         if account is not None:
             os.chown(self.folder, account.uid, account.gid)
         bin_dir = self.binaries.bin_dir

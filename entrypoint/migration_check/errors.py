@@ -27,6 +27,7 @@ class CheckError(Exception):
         file: Path | str | None = None,
         line: int | None = None,
         detail: str | None = None,
+        traceback: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -34,16 +35,20 @@ class CheckError(Exception):
         self.file = str(file) if file is not None else None
         self.line = line
         self.detail = detail
+        self.traceback = traceback
 
-    def render(self) -> str:
+    def render(self, verbose: bool = False) -> str:
         """One paragraph: where, what, and what to do."""
         where = ""
         if self.file:
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
         text = f"migration-check: {self.kind}: {where}{self.message}\n  fix: {self.fix}"
-        if self.detail:
-            indented = "\n".join("    " + line for line in self.detail.rstrip().splitlines())
+        detail = self.traceback if verbose and self.traceback else self.detail
+        if detail:
+            indented = "\n".join("    " + line for line in detail.rstrip().splitlines())
             text += f"\n  detail:\n{indented}"
+        if self.traceback and not verbose:
+            text += "\n  (run with --verbose for the full traceback)"
         return text
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 from migration_check.alembic_runner import AlembicProject
@@ -38,7 +39,10 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
         user_values = dict(config.env)
         driver, why = choose_driver(
             config.driver,
-            [project.configured_url, *(user_values.get(n) for n in environment_names(config))],
+            [
+                project.configured_url,
+                *(user_values.get(name) or os.environ.get(name) for name in environment_names(config)),
+            ],
             project.env_py,
         )
         note.text = f"{relative_to_root(location.main_file, root)}, driver {driver} ({why})"

@@ -27,7 +27,8 @@ def render(report: Report, threshold: Severity | None) -> str:
         for finding in findings:
             where = f"`{finding.file}:{finding.line}`" if finding.file and finding.line else (
                 f"`{finding.file}`" if finding.file else "")
-            lines.append(f"| {where} | {_cell(finding.message)} |")
+            hint = f" *{finding.details['hint']}*" if finding.details.get("hint") else ""
+            lines.append(f"| {where} | {_cell(finding.message)}{_cell(hint)} |")
         lines.append("")
         if rule:
             lines += [f"**Fix:** {rule.fix}", ""]

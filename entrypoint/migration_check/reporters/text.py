@@ -25,6 +25,8 @@ def render(report: Report, threshold: Severity | None, color: bool = False) -> s
             error = finding.details.get("error")
             if error and "\n" in error:
                 lines.extend(f"      {line}" for line in error.splitlines()[1:])
+            if finding.details.get("hint"):
+                lines.append(f"      hint: {finding.details['hint']}")
         if rule:
             lines.append(f"  fix: {rule.fix}")
         lines.append("")

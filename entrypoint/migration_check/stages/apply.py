@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from migration_check.alembic_runner import AlembicProject
 from migration_check.findings import Finding
 from migration_check.paths import relative_to_root
 from migration_check.rules import UPGRADE_FAILED
+
+
+# Failures that mean "something the migrations expect is created outside them", and how to provide it.
+_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r'schema "auth" does not exist|relation "auth\.|function auth\.'),
+     "The migrations expect Supabase's auth schema: run with --preset supabase."),
+    (re.compile(r'type "(?P<name>vector|citext|hstore|ltree|geometry|geography)" does not exist'),
+     "The type comes from an extension: create it first, e.g. --setup-sql with CREATE EXTENSION IF NOT EXISTS ..."),
+    (re.compile(r'function (?P<name>gen_random_uuid|uuid_generate_v4|similarity)\(.*\) does not exist'),
+     "The function comes from an extension (pgcrypto, uuid-ossp, pg_trgm): create it with --setup-sql."),
+    (re.compile(r'schema "(?P<name>[^"]+)" does not exist'),
+     "If the schema is created outside the migrations, create it with --setup-sql; otherwise add a migration "
+     "that creates it."),
+    (re.compile(r'role "(?P<name>[^"]+)" does not exist'),
+     "If the role is created outside the migrations, create it with --setup-sql (CREATE ROLE ... NOLOGIN)."),
+)
+
+
+def hint_for(error: str) -> str | None:
+    return next((hint for pattern, hint in _HINTS if pattern.search(error)), None)
 
 
 def check_upgrade(project: AlembicProject, root: Path) -> list[Finding]:
@@ -20,6 +41,9 @@ def check_upgrade(project: AlembicProject, root: Path) -> list[Finding]:
     details: dict[str, object] = {"error": failure.error}
     if failure.statement:
         details["statement"] = failure.statement.strip()
+    hint = hint_for(failure.error)
+    if hint:
+        details["hint"] = hint
     return [
         Finding(
             rule=UPGRADE_FAILED.id,

@@ -23,8 +23,9 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import exc as sa_exc
 
+from migration_check import signals
 from migration_check.config import AlembicLocation
-from migration_check.errors import ProjectLoadError, UsageError
+from migration_check.errors import CheckError, ProjectLoadError, UsageError
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,7 @@ def _first_line(text: str) -> str:
 
 def database_error_message(exc: BaseException) -> str:
     """The database's own message, without SQLAlchemy's wrapping or asyncpg's class prefix."""
-    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
-        text = str(exc.orig)
-    elif isinstance(exc, sa_exc.StatementError) and exc.orig is not None:
+    if isinstance(exc, sa_exc.StatementError) and exc.orig is not None:  # DBAPIError is a StatementError
         text = str(exc.orig)
     else:
         text = f"{type(exc).__name__}: {exc}"
@@ -168,7 +167,9 @@ class AlembicProject:
             file, line = project_frames[-1].filename, project_frames[-1].lineno
         missing = next((link for link in chain if isinstance(link, ModuleNotFoundError)), None)
         fix = "Fix the error above, then run the check again."
-        if missing is not None:
+        if isinstance(exc, SyntaxError):
+            fix = "Fix the syntax error at that line; Alembic reads every migration file before it runs any."
+        elif missing is not None:
             fix = (
                 f"Install {missing.name or 'the missing module'} in the environment migration-check runs in: the "
                 "project's own dependencies must be installed there. For a database driver you do not use, pass "
@@ -194,7 +195,10 @@ class AlembicProject:
             try:
                 heads = self.script.get_heads()
                 files = self.revision_files()
+            except CheckError:
+                raise
             except Exception as exc:
+                signals.raise_if_received()
                 raise self._file_error(exc, "Reading the migration files") from None
         if not heads:
             raise UsageError(
@@ -211,7 +215,10 @@ class AlembicProject:
             try:
                 command.upgrade(self.config, "heads")
                 return None
+            except CheckError:
+                raise  # ours, such as Interrupted from a signal handler: not the migration's fault
             except Exception as exc:  # the project's own code: anything can come out of it
+                signals.raise_if_received()
                 failure = self._migration_failure(exc, revision_files, log.getvalue())
                 if failure is None:
                     raise self._file_error(exc, f"Running {self.env_py.name}") from None
@@ -278,9 +285,10 @@ class AlembicProject:
             try:
                 with EnvironmentContext(self.config, self.script, fn=collect, as_sql=False):
                     self.script.run_env()
-            except UsageError:
+            except CheckError:
                 raise
             except Exception as exc:
+                signals.raise_if_received()
                 raise self._file_error(exc, f"Comparing the models ({self.env_py.name})") from None
         if "ops" not in captured:
             raise ProjectLoadError(

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import NoReturn, TextIO
 
-from migration_check import __version__
-from migration_check.config import DRIVERS, FAIL_ON, FORMATS, PRESETS, CheckConfig, check_setup_sql, locate_alembic, \
-    parse_env_pairs
-from migration_check.errors import EXIT_FINDINGS, EXIT_OK, CheckError, Interrupted, UsageError
+from migration_check import __version__, signals
+from migration_check.config import (
+    DRIVERS,
+    FAIL_ON,
+    FORMATS,
+    PRESETS,
+    CheckConfig,
+    check_setup_sql,
+    locate_alembic,
+    parse_env_pairs,
+)
+from migration_check.errors import EXIT_FINDINGS, EXIT_OK, CheckError, UsageError
 from migration_check.progress import Progress
 from migration_check.reporters import json_report, render
 from migration_check.rules import RULES, rules_markdown
@@ -90,13 +96,6 @@ def config_from_args(args: argparse.Namespace) -> CheckConfig:
     )
 
 
-def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
-    raise Interrupted(
-        f"Stopped by {signal.Signals(signum).name}; the throwaway server and its files were removed.",
-        fix="Run the check again.",
-    )
-
-
 def _wants_color(stream: TextIO) -> bool:
     if os.environ.get("NO_COLOR"):
         return False
@@ -126,14 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             for rule in RULES.values():
                 print(f"{rule.id:<24} {rule.severity.label:<8} {rule.title}")
         return EXIT_OK
-    signal.signal(signal.SIGTERM, _raise_interrupted)
-    signal.signal(signal.SIGHUP, _raise_interrupted)
+    signals.install()
     try:
         return _check(args)
-    except KeyboardInterrupt:
-        error: CheckError = Interrupted("Stopped by Ctrl-C; the throwaway server and its files were removed.",
-                                        fix="Run the check again.")
     except CheckError as exc:
         error = exc
-    print(error.render(verbose=getattr(args, "verbose", False)), file=sys.stderr)
+    print(error.render(verbose=args.verbose), file=sys.stderr)
     return error.exit_status

@@ -334,7 +334,7 @@ class ThrowawayServer:
                  "-c", "full_page_writes=off", "-c", "max_connections=50", "-c", "shared_buffers=32MB",
                  "-c", "log_min_messages=warning"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.folder,
-                start_new_session=True, preexec_fn=_die_with_parent,  # noqa: PLW1509
+                start_new_session=True, preexec_fn=_die_with_parent,
                 **_run_as(account),  # type: ignore[call-overload]
             )
         pid_file = data / "postmaster.pid"

@@ -42,11 +42,13 @@ def _call_name(node: ast.AST) -> str | None:
 
 
 COLUMN_CALLS = {"Column", "mapped_column", "Field", "column_property"}
+NAMED_SCHEMA_ITEMS = {"Index", "UniqueConstraint", "CheckConstraint", "ForeignKeyConstraint", "PrimaryKeyConstraint"}
 
 
 class ModelIndex:
     def __init__(self) -> None:
         self._tables: dict[str, _TableSource] = {}
+        self._named: dict[str, Location] = {}  # indexes and constraints by their explicit name
 
     @classmethod
     def scan(cls, root: Path, skip: tuple[Path, ...] = ()) -> ModelIndex:
@@ -65,6 +67,11 @@ class ModelIndex:
         except (SyntaxError, UnicodeDecodeError, OSError, ValueError):
             return
         for node in ast.walk(tree):
+            if _call_name(node) in NAMED_SCHEMA_ITEMS and isinstance(node, ast.Call):
+                name = _string(node.args[0]) if _call_name(node) == "Index" and node.args else None
+                name = name or next((_string(k.value) for k in node.keywords if k.arg == "name"), None)
+                if name:
+                    self._named.setdefault(name, Location(path, node.lineno))
             if isinstance(node, ast.ClassDef):
                 self._read_class(path, node)
             elif _call_name(node) == "Table" and isinstance(node, ast.Call) and node.args:
@@ -108,6 +115,9 @@ class ModelIndex:
     def table(self, name: str | None) -> Location | None:
         source = self._tables.get(name or "")
         return source.location if source else None
+
+    def named(self, name: str | None) -> Location | None:
+        return self._named.get(name or "")
 
     def column(self, table: str | None, column: str | None) -> Location | None:
         source = self._tables.get(table or "")

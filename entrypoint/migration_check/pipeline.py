@@ -8,7 +8,12 @@ from pathlib import Path
 
 from migration_check.alembic_runner import AlembicProject
 from migration_check.config import CheckConfig, environment_names
-from migration_check.database import ScratchDatabase, find_server_binaries, scratch_database_on, throwaway_database
+from migration_check.database import (
+    ScratchDatabase,
+    find_server_binaries,
+    scratch_database_on,
+    throwaway_database,
+)
 from migration_check.drivers import choose_driver
 from migration_check.environment import patched_environ
 from migration_check.findings import Report
@@ -71,6 +76,7 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
         with progress.step("upgrade", "applying the migrations from scratch") as note:
             failures = check_upgrade(project, root)
             report.findings.extend(failures)
+            note.failed = bool(failures)
             note.text = "failed" if failures else f"{len(revisions)} applied"
 
         if failures:
@@ -80,6 +86,7 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
                 models = ModelIndex.scan(location.project_dir, skip=(Path(project.script.dir),))
                 drift, report.suggested_migration = check_models(project, excluded, models, root)
                 report.findings.extend(drift)
+                note.failed = bool(drift)
                 note.text = f"{len(drift)} difference{'s' if len(drift) != 1 else ''}"
 
     report.timings = list(progress.timings)

@@ -16,6 +16,7 @@ class StepNote:
     """Lets a running step add a short note to its progress line, such as the server version."""
 
     text: str = ""
+    failed: bool = False  # the step ran, but what it checked failed
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Progress:
             seconds = time.perf_counter() - started
             self.timings.append(StepTiming(key, seconds, note.text))
             if self.enabled:
-                mark = self._paint("✗", "31") if failed else self._paint("✓", "32")
+                mark = self._paint("✗", "31") if failed or note.failed else self._paint("✓", "32")
                 suffix = f" · {note.text}" if note.text else ""
                 clear = "\033[K" if live else ""
                 print(f"  {mark} {label} ({seconds:.2f} s){suffix}{clear}", file=self.stream, flush=True)

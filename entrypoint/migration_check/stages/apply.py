@@ -10,7 +10,6 @@ from migration_check.findings import Finding
 from migration_check.paths import relative_to_root
 from migration_check.rules import UPGRADE_FAILED
 
-
 # Failures that mean "something the migrations expect is created outside them", and how to provide it.
 _HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r'schema "auth" does not exist|relation "auth\.|function auth\.'),

@@ -144,6 +144,10 @@ def _model_location(details: dict[str, Any], models: ModelIndex) -> Location | N
     column = details.get("column")
     if column and details["op"] != "remove_column":
         return models.column(details.get("table"), column)
+    if details["op"].startswith("add_") and (details.get("name") or details.get("columns")):
+        # an index or constraint: its own definition, else the column it covers (index=True, unique=True)
+        columns = details.get("columns") or [None]
+        return models.named(details.get("name")) or models.column(details.get("table"), columns[0])
     return models.table(details.get("table"))
 
 

@@ -1,9 +1,8 @@
 import os
 
 from alembic import context
-from sqlalchemy import create_engine, pool
-
 from app.models import Base
+from sqlalchemy import create_engine, pool
 
 target_metadata = Base.metadata
 

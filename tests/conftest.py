@@ -1,0 +1,90 @@
+"""Helpers shared by the tests: run the real CLI in a subprocess, and prove it left nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+SCRATCH_PARENTS = (Path("/dev/shm"), Path(os.environ.get("TMPDIR", "/tmp")))
+
+
+@dataclass
+class Run:
+    status: int
+    stdout: str
+    stderr: str
+    report: dict[str, Any] | None
+
+    def rules(self) -> list[str]:
+        assert self.report is not None, self.stderr
+        return [finding["rule"] for finding in self.report["findings"]]
+
+
+def _scratch_folders() -> set[Path]:
+    found: set[Path] = set()
+    for parent in SCRATCH_PARENTS:
+        if parent.is_dir():
+            found.update(parent.glob("migration-check-*"))
+    return found
+
+
+def _our_servers() -> set[int]:
+    """PIDs of postgres processes whose data folder is one of ours."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmdline and cmdline[0].endswith(b"postgres") and any(b"migration-check-" in a for a in cmdline):
+            pids.add(int(entry.name))
+    return pids
+
+
+@pytest.fixture
+def no_leftovers() -> Iterator[None]:
+    """Fail the test if it leaves a throwaway server or its folder behind."""
+    folders, servers = _scratch_folders(), _our_servers()
+    yield
+    assert _our_servers() - servers == set(), "a throwaway PostgreSQL server was left running"
+    assert _scratch_folders() - folders == set(), "a migration-check temporary folder was left behind"
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None,
+            report: Path | None = None, timeout: float = 180) -> Run:
+    command = [sys.executable, "-m", "migration_check", *map(str, args)]
+    if report is not None:
+        command += ["--report", str(report)]
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    done = subprocess.run(command, capture_output=True, text=True, cwd=cwd or REPO, env=full_env, timeout=timeout)
+    data = json.loads(report.read_text()) if report is not None and report.exists() else None
+    return Run(done.returncode, done.stdout, done.stderr, data)
+
+
+def check(project: Path | str, *args: str | Path, tmp_path: Path, **kwargs: Any) -> Run:
+    return run_cli("check", project, "--quiet", *args, report=tmp_path / "report.json", **kwargs)
+
+
+def copy_example(name: str, destination: Path) -> Path:
+    target = destination / name
+    shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))

@@ -1,0 +1,108 @@
+"""Bad input: exit status 2, one message that names the file and line and says what to do, nothing left behind."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, check, copy_example, edit
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+
+def assert_cannot_run(run, *fragments: str) -> None:  # type: ignore[no-untyped-def]
+    assert run.status == 2, (run.status, run.stdout, run.stderr)
+    assert "fix:" in run.stderr, run.stderr
+    for fragment in fragments:
+        assert fragment in run.stderr, (fragment, run.stderr)
+    assert run.report is None, "no report is written when the check could not run"
+
+
+def test_missing_alembic_ini(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    run = check(tmp_path / "empty", tmp_path=tmp_path)
+    assert_cannot_run(run, "has no alembic.ini", str(tmp_path / "empty"))
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    assert_cannot_run(check(tmp_path / "nowhere", tmp_path=tmp_path), "does not exist")
+
+
+def test_unknown_ini_section(tmp_path: Path) -> None:
+    run = check(EXAMPLES / "clean", "--name", "reporting", tmp_path=tmp_path)
+    assert_cannot_run(run, "alembic.ini", "no [reporting] section", "--name")
+
+
+def test_syntax_error_in_a_migration(tmp_path: Path) -> None:
+    project = copy_example("clean", tmp_path)
+    migration = project / "migrations/versions/0002_create_agents_and_agent_versions.py"
+    edit(migration, "def downgrade() -> None:", "def downgrade() -> None\n")
+    run = check(project, tmp_path=tmp_path)
+    line = migration.read_text().splitlines().index("def downgrade() -> None") + 1
+    assert_cannot_run(run, f"{migration}:{line}", "SyntaxError")
+
+
+def test_import_error_in_env_py(tmp_path: Path) -> None:
+    project = copy_example("clean", tmp_path)
+    env_py = project / "migrations/env.py"
+    edit(env_py, "from app.models import Base", "from app.modles import Base")
+    run = check(project, tmp_path=tmp_path)
+    line = env_py.read_text().splitlines().index("from app.modles import Base") + 1
+    assert_cannot_run(run, f"{env_py}:{line}", "No module named 'app.modles'", "Install app.modles")
+
+
+def test_settings_that_need_environment_variables(tmp_path: Path) -> None:
+    run = check(EXAMPLES / "settings-env", tmp_path=tmp_path)
+    assert_cannot_run(run, "app/settings.py:", "missing required settings", "--env KEY=VALUE", "--url-env")
+
+
+def test_env_py_without_target_metadata(tmp_path: Path) -> None:
+    project = copy_example("clean", tmp_path)
+    edit(project / "migrations/env.py", "target_metadata = Base.metadata", "target_metadata = None")
+    run = check(project, tmp_path=tmp_path)
+    assert_cannot_run(run, "env.py", "no target_metadata", "target_metadata=Base.metadata")
+
+
+def test_unreachable_database_url(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = check(EXAMPLES / "clean", "--database-url", f"postgresql://postgres:secret@127.0.0.1:{port}/postgres",
+                tmp_path=tmp_path)
+    assert_cannot_run(run, "Cannot connect to postgresql://postgres:***@127.0.0.1", "--database-url")
+    assert "secret" not in run.stderr
+
+
+def test_port_already_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = check(EXAMPLES / "clean", "--port", str(port), tmp_path=tmp_path)
+    assert_cannot_run(run, f"Port {port} on 127.0.0.1 is already taken", "--port")
+
+
+def test_env_pair_without_equals(tmp_path: Path) -> None:
+    assert_cannot_run(check(EXAMPLES / "clean", "--env", "APP_SECRET_KEY", tmp_path=tmp_path), "KEY=VALUE")
+
+
+def test_missing_setup_sql_file(tmp_path: Path) -> None:
+    run = check(EXAMPLES / "clean", "--setup-sql", tmp_path / "nope.sql", tmp_path=tmp_path)
+    assert_cannot_run(run, "nope.sql does not exist")
+
+
+def test_setup_sql_error_names_file_and_line(tmp_path: Path) -> None:
+    setup = tmp_path / "setup.sql"
+    setup.write_text("CREATE EXTENSION IF NOT EXISTS pg_trgm;\n\nCREATE SCHEM reporting;\n")
+    run = check(EXAMPLES / "clean", "--setup-sql", setup, tmp_path=tmp_path)
+    assert_cannot_run(run, f"{setup}:3:", "syntax error")
+
+
+def test_unknown_flag_exits_2(tmp_path: Path) -> None:
+    assert_cannot_run(check(EXAMPLES / "clean", "--no-such-flag", tmp_path=tmp_path), "unrecognized arguments")
+
+
+def test_postgres_bin_without_binaries(tmp_path: Path) -> None:
+    run = check(EXAMPLES / "clean", "--postgres-bin", tmp_path, tmp_path=tmp_path)
+    assert_cannot_run(run, "does not hold PostgreSQL server binaries", "--postgres-bin")

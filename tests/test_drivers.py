@@ -1,0 +1,41 @@
+"""The driver: kept from the project's URL, chosen for async env.py, or forced with --driver."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, check, copy_example, edit
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+
+@pytest.mark.parametrize("driver", ["psycopg2", "psycopg", "pg8000"])
+def test_sync_env_py_with_each_driver(driver: str, tmp_path: Path) -> None:
+    run = check(EXAMPLES / "drift", "--driver", driver, tmp_path=tmp_path)
+    assert run.status == 1, run.stderr
+    assert len(run.rules()) == 4
+
+
+@pytest.mark.parametrize("driver", ["asyncpg", "psycopg"])
+def test_async_env_py_with_each_async_driver(driver: str, tmp_path: Path) -> None:
+    run = check(EXAMPLES / "async-env", "--driver", driver, tmp_path=tmp_path)
+    assert run.status == 0, run.stderr
+
+
+def test_async_env_py_with_a_placeholder_url_gets_an_async_driver(tmp_path: Path) -> None:
+    project = copy_example("async-env", tmp_path)
+    edit(project / "alembic.ini", "postgresql+asyncpg://agents:agents@localhost:5432/agents",
+         "driver://user:pass@localhost/dbname")
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 0, run.stderr
+
+
+def test_driver_named_by_the_users_environment(tmp_path: Path) -> None:
+    project = copy_example("settings-env", tmp_path)
+    from conftest import run_cli
+
+    run = run_cli("check", project, "--url-env", "APP_DATABASE_URL", "--env", "APP_SECRET_KEY=x",
+                  env={"APP_DATABASE_URL": "postgresql+pg8000://app@db.internal/app"})
+    assert run.status == 0, run.stderr
+    assert "driver pg8000 (the project's configured URL)" in run.stderr

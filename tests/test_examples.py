@@ -1,0 +1,117 @@
+"""The real CLI on every example, on the real throwaway server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, check
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+
+@pytest.mark.parametrize(
+    ("example", "extra"),
+    [
+        ("clean", []),
+        ("async-env", []),
+        ("pyproject-config", []),
+        ("settings-env", ["--url-env", "APP_DATABASE_URL", "--env", "APP_SECRET_KEY=not-a-secret"]),
+        ("supabase", ["--preset", "supabase"]),
+    ],
+)
+def test_passing_examples(example: str, extra: list[str], tmp_path: Path) -> None:
+    run = check(EXAMPLES / example, *extra, tmp_path=tmp_path)
+    assert run.status == 0, run.stderr + run.stdout
+    assert run.rules() == []
+    assert run.report is not None
+    assert run.report["server"]["kind"] == "embedded"
+    assert run.report["server"]["version"].startswith("18")
+    assert set(run.report["timings"]) >= {"database", "upgrade", "compare"}
+    assert "passed" in run.stdout
+
+
+def test_drift_example_reports_each_difference_at_its_model_line(tmp_path: Path) -> None:
+    run = check(EXAMPLES / "drift", tmp_path=tmp_path)
+    assert run.status == 1, run.stderr
+    assert run.report is not None
+    found = {(f["details"]["op"], f["details"]["table"], f["details"].get("column") or f["details"].get("name"))
+             for f in run.report["findings"]}
+    assert found == {
+        ("add_column", "agents", "description"),
+        ("modify_type", "users", "display_name"),
+        ("modify_nullable", "api_keys", "revoked_at"),
+        ("add_index", "runs", "ix_runs_started_at"),
+    }
+    models = (EXAMPLES / "drift" / "app" / "models.py").read_text().splitlines()
+    for finding in run.report["findings"]:
+        assert finding["rule"] == "model-drift"
+        assert finding["severity"] == "error"
+        assert finding["file"] == "examples/drift/app/models.py"
+        line = models[finding["line"] - 1]
+        expected = finding["details"].get("column") or "Index("
+        assert expected in line, (finding, line)
+    migration = run.report["suggested_migration"]
+    assert "op.add_column('agents', sa.Column('description', sa.Text(), nullable=True))" in migration
+    assert "op.drop_column('agents', 'description')" in migration
+    compile(migration, "suggested_migration", "exec")  # it is valid Python, ready to paste
+    assert "suggested migration" in run.stdout
+
+
+def test_drift_passes_with_fail_on_never(tmp_path: Path) -> None:
+    run = check(EXAMPLES / "drift", "--fail-on", "never", tmp_path=tmp_path)
+    assert run.status == 0, run.stderr
+    assert len(run.rules()) == 4
+
+
+def test_failing_migration_names_revision_file_line_and_error(tmp_path: Path) -> None:
+    run = check(EXAMPLES / "failing-migration", tmp_path=tmp_path)
+    assert run.status == 1, run.stderr
+    assert run.report is not None
+    [finding] = run.report["findings"]
+    assert finding["rule"] == "upgrade-failed"
+    assert finding["revision"] == "0003"
+    assert finding["file"] == "examples/failing-migration/migrations/versions/0003_create_runs_and_api_keys.py"
+    source = (EXAMPLES / "failing-migration" / finding["file"].split("failing-migration/")[1]).read_text()
+    assert '["state"]' in source.splitlines()[finding["line"] - 1]
+    assert 'column "state" does not exist' in finding["message"]
+    assert run.report["skipped"], "the comparison is skipped, and the report says so"
+
+
+def test_supabase_without_preset_fails_with_a_hint(tmp_path: Path) -> None:
+    run = check(EXAMPLES / "supabase", tmp_path=tmp_path)
+    assert run.status == 1
+    assert run.report is not None
+    [finding] = run.report["findings"]
+    assert finding["rule"] == "upgrade-failed"
+    assert 'schema "auth" does not exist' in finding["message"]
+    assert "--preset supabase" in finding["details"]["hint"]
+
+
+def test_text_report_groups_by_rule_and_names_steps(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    run = run_cli("check", EXAMPLES / "drift")
+    assert run.status == 1
+    assert "error [model-drift]" in run.stdout
+    assert "fix: Add a migration" in run.stdout
+    for step in ("starting a throwaway PostgreSQL", "applying the migrations", "comparing the models"):
+        assert step in run.stderr
+    assert "PostgreSQL 18" in run.stderr
+
+
+def test_markdown_format(tmp_path: Path) -> None:
+    run = check(EXAMPLES / "drift", "--format", "markdown", tmp_path=tmp_path)
+    assert run.stdout.startswith("## ❌ migration-check failed")
+    assert "### Suggested migration" in run.stdout
+    assert "`examples/drift/app/models.py:" in run.stdout
+
+
+def test_json_format_on_stdout_matches_report_file(tmp_path: Path) -> None:
+    import json
+
+    run = check(EXAMPLES / "clean", "--format", "json", tmp_path=tmp_path)
+    assert run.status == 0
+    printed = json.loads(run.stdout)
+    assert printed["findings"] == run.report["findings"] == []  # type: ignore[index]
+    assert printed["version"] == 1

@@ -259,6 +259,35 @@ def scratch_parent() -> str | None:
     return None
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):  # a killed process that nobody has reaped yet is a zombie: dead
+        return ") Z " not in Path(f"/proc/{pid}/stat").read_text()
+    return True
+
+
+def _pid_in(file: Path) -> int | None:
+    try:
+        return int(file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def remove_abandoned_folders(parent: Path) -> None:
+    """Delete the folders of earlier runs that were killed (SIGKILL allows no clean-up): both their check and
+    their server are gone. A folder whose owner or server still runs is left alone."""
+    for folder in parent.glob("migration-check-*"):
+        owner = _pid_in(folder / "owner.pid")
+        server = _pid_in(folder / "data" / "postmaster.pid")
+        if owner is not None and not _alive(owner) and (server is None or not _alive(server)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _run_as(account: Account | None) -> dict[str, object]:
     if account is None:
         return {}
@@ -288,7 +317,10 @@ class ThrowawayServer:
                 fix="Pass another --port, or leave --port out to let migration-check pick a free one.",
             )
         account = _unprivileged_account()
-        self.folder = Path(tempfile.mkdtemp(prefix="migration-check-", dir=scratch_parent()))
+        parent = scratch_parent()
+        remove_abandoned_folders(Path(parent or tempfile.gettempdir()))
+        self.folder = Path(tempfile.mkdtemp(prefix="migration-check-", dir=parent))
+        (self.folder / "owner.pid").write_text(f"{os.getpid()}\n")
         if account is not None:
             os.chown(self.folder, account.uid, account.gid)
         bin_dir = self.binaries.bin_dir

@@ -6,6 +6,7 @@ import socket
 from pathlib import Path
 
 import pytest
+
 from conftest import EXAMPLES, check, copy_example, edit
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")

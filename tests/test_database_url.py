@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
 from conftest import EXAMPLES, check
 from migration_check.database import SERVER_USER, ThrowawayServer, find_server_binaries
 

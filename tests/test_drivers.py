@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from conftest import EXAMPLES, check, copy_example, edit
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")

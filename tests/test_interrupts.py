@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO, _our_servers, copy_example, edit
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from conftest import EXAMPLES, REPO, check
 from migration_check.rules import RULES, rules_markdown
 

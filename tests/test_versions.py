@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO, edit
 
 LEGACY_PROJECT = REPO / "tests" / "projects" / "legacy-sqlalchemy14"

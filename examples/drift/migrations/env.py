@@ -1,8 +1,9 @@
 from logging.config import fileConfig
 
 from alembic import context
-from app.models import Base
 from sqlalchemy import engine_from_config, pool
+
+from app.models import Base
 
 config = context.config
 if config.config_file_name is not None:

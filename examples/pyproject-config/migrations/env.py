@@ -1,8 +1,9 @@
 import os
 
 from alembic import context
-from app.models import Base
 from sqlalchemy import create_engine, pool
+
+from app.models import Base
 
 target_metadata = Base.metadata
 

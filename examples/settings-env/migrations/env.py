@@ -1,9 +1,10 @@
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy import engine_from_config, pool
+
 from app.models import Base
 from app.settings import settings
-from sqlalchemy import engine_from_config, pool
 
 config = context.config
 if config.config_file_name is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, _our_servers, copy_example, edit
+from conftest import EXAMPLES, REPO, _our_servers, copy_example, edit
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -37,3 +37,30 @@ def test_signal_during_a_slow_migration_cleans_up(sig: signal.Signals, tmp_path:
     _out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "interrupted" in err and "removed" in err
+
+
+def test_sigkill_stops_the_server_and_the_next_run_removes_the_folder(tmp_path: Path) -> None:
+    from conftest import _scratch_folders, check
+
+    project = copy_example("clean", tmp_path)
+    edit(project / "migrations/versions/0002_create_agents_and_agent_versions.py",
+         "def upgrade() -> None:\n", "def upgrade() -> None:\n    op.execute(\"SELECT pg_sleep(60)\")\n")
+    before_servers, before_folders = _our_servers(), _scratch_folders()
+    process = subprocess.Popen([sys.executable, "-m", "migration_check", "check", str(project)], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    seen, deadline = "", time.monotonic() + 60
+    while "reading the migrations" not in seen and time.monotonic() < deadline:
+        seen += process.stderr.readline()
+    time.sleep(0.5)
+    assert _our_servers() - before_servers
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 15
+    while _our_servers() - before_servers and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _our_servers() - before_servers == set(), "the server dies with the check (parent-death signal)"
+    assert _scratch_folders() - before_folders, "SIGKILL allows no clean-up: the folder is still there"
+    run = check(EXAMPLES / "clean", tmp_path=tmp_path)
+    assert run.status == 0
+    assert _scratch_folders() - before_folders == set(), "the next run removed the killed run's folder"

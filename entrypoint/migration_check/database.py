@@ -301,6 +301,7 @@ class ThrowawayServer:
         self.binaries = binaries
         self.requested_port = port
         self.folder: Path | None = None
+        self.binaries_folder: Path | None = None  # a reachable copy of the binaries, when we need one
         self.process: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
 
@@ -318,16 +319,21 @@ class ThrowawayServer:
             )
         account = _unprivileged_account()
         parent = scratch_parent()
-        remove_abandoned_folders(Path(parent or tempfile.gettempdir()))
+        for candidate in {Path(parent or tempfile.gettempdir()), Path(tempfile.gettempdir())}:
+            remove_abandoned_folders(candidate)
         self.folder = Path(tempfile.mkdtemp(prefix="migration-check-", dir=parent))
         (self.folder / "owner.pid").write_text(f"{os.getpid()}\n")
         if account is not None:
             os.chown(self.folder, account.uid, account.gid)
         bin_dir = self.binaries.bin_dir
         if account is not None and not _can_reach(bin_dir, account):
-            copy = self.folder / "binaries"
-            _replicate(self.binaries.roots, copy)
-            bin_dir = copy / bin_dir.relative_to(self.binaries.roots[0].parent)
+            # Hard links are nearly free but need the same file system as the binaries: the default
+            # temporary folder usually is; /dev/shm is not.
+            self.binaries_folder = Path(tempfile.mkdtemp(prefix="migration-check-"))
+            (self.binaries_folder / "owner.pid").write_text(f"{os.getpid()}\n")
+            self.binaries_folder.chmod(0o755)
+            _replicate(self.binaries.roots, self.binaries_folder)
+            bin_dir = self.binaries_folder / bin_dir.relative_to(self.binaries.roots[0].parent)
         data = self.folder / "data"
         initdb = subprocess.run(
             [str(bin_dir / "initdb"), "-D", str(data), "-U", SERVER_USER, "--auth=trust", "--encoding=UTF8",
@@ -402,9 +408,10 @@ class ThrowawayServer:
         try:
             self.stop_process()
         finally:
-            if self.folder is not None:
-                shutil.rmtree(self.folder, ignore_errors=True)
-                self.folder = None
+            for folder in (self.folder, self.binaries_folder):
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)
+            self.folder = self.binaries_folder = None
 
 
 @contextlib.contextmanager

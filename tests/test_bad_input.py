@@ -50,7 +50,7 @@ def test_import_error_in_env_py(tmp_path: Path) -> None:
     edit(env_py, "from app.models import Base", "from app.modles import Base")
     run = check(project, tmp_path=tmp_path)
     line = env_py.read_text().splitlines().index("from app.modles import Base") + 1
-    assert_cannot_run(run, f"{env_py}:{line}", "No module named 'app.modles'", "Install app.modles")
+    assert_cannot_run(run, f"{env_py}:{line}", "No module named 'app.modles'", "If app.modles is a dependency")
 
 
 def test_settings_that_need_environment_variables(tmp_path: Path) -> None:

@@ -116,3 +116,30 @@ def test_json_format_on_stdout_matches_report_file(tmp_path: Path) -> None:
     printed = json.loads(run.stdout)
     assert printed["findings"] == run.report["findings"] == []  # type: ignore[index]
     assert printed["version"] == 1
+
+
+def test_named_ini_section_and_config_file(tmp_path: Path) -> None:
+    from conftest import copy_example
+
+    project = copy_example("drift", tmp_path)
+    ini = project / "alembic.ini"
+    # a second migration tree, as projects with several databases have; this one matches its models
+    text = ini.read_text()
+    ini.write_text(text + "\n[clean_tree]\nscript_location = %(here)s/migrations\n"
+                   "sqlalchemy.url = postgresql+psycopg://x@localhost/x\n")
+    other = tmp_path / "elsewhere.ini"
+    other.write_text(ini.read_text().replace("%(here)s/migrations", str(project / "migrations")))
+    run = check(project, "--name", "clean_tree", tmp_path=tmp_path)
+    assert run.status == 1 and len(run.rules()) == 4, run.stderr
+    (tmp_path / "report.json").unlink()
+    run = check(project, "--config", other, tmp_path=tmp_path)  # the project runs from PATH, as `alembic -c`
+    assert run.status == 1 and len(run.rules()) == 4, run.stderr
+
+
+def test_colour_on_request_and_not_by_default(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    plain = run_cli("check", EXAMPLES / "drift", "--quiet")
+    assert "\033[" not in plain.stdout
+    coloured = run_cli("check", EXAMPLES / "drift", "--quiet", env={"NO_COLOR": "", "FORCE_COLOR": "1"})
+    assert "\033[1;31merror [model-drift]" in coloured.stdout

@@ -170,10 +170,12 @@ class AlembicProject:
         if isinstance(exc, SyntaxError):
             fix = "Fix the syntax error at that line; Alembic reads every migration file before it runs any."
         elif missing is not None:
+            name = missing.name or "the missing module"
             fix = (
-                f"Install {missing.name or 'the missing module'} in the environment migration-check runs in: the "
-                "project's own dependencies must be installed there. For a database driver you do not use, pass "
-                "--driver."
+                f"If {name} is a dependency, install it where migration-check runs (the project's dependencies "
+                f"must be installed there; for a driver you do not use, pass --driver). If {name} is the "
+                "project's own code, run the check on the folder it is importable from (PATH), or set "
+                "prepend_sys_path in the Alembic configuration."
             )
         elif isinstance(exc, KeyError) or re.search(r"environ|setting|variable", str(exc), re.IGNORECASE):
             fix = "Give the settings the project needs with --env KEY=VALUE, and the URL's variable with --url-env."

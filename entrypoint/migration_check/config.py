@@ -73,17 +73,20 @@ def locate_alembic(path: Path, config_file: Path | None, section: str | None) ->
         config_file = path
     section = section or "alembic"
     if config_file is not None:
+        # As `cd PATH && alembic -c FILE`: the project runs from PATH, wherever the file is.
         config_file = (config_file if config_file.is_absolute() else Path.cwd() / config_file).resolve()
         if not config_file.is_file():
             raise UsageError(
                 f"The Alembic configuration file {config_file} does not exist.",
                 fix="Pass an existing ini file with --config, or leave --config out to use PATH/alembic.ini.",
             )
+        if path.is_file():
+            project_dir = config_file.parent
         if config_file.suffix == ".toml":
-            return AlembicLocation(config_file.parent, None, config_file, section)
+            return AlembicLocation(project_dir, None, config_file, section)
         pyproject = config_file.parent / "pyproject.toml"
         toml = pyproject if pyproject.is_file() and _has_tool_alembic(pyproject) else None
-        return AlembicLocation(config_file.parent, config_file, toml, section)
+        return AlembicLocation(project_dir, config_file, toml, section)
     ini = project_dir / "alembic.ini"
     pyproject = project_dir / "pyproject.toml"
     toml = pyproject if pyproject.is_file() and _has_tool_alembic(pyproject) else None

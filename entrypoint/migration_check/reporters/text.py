@@ -35,6 +35,10 @@ def render(report: Report, threshold: Severity | None, color: bool = False) -> s
         lines.extend(f"    {line}" if line else "" for line in report.suggested_migration.rstrip().splitlines())
         lines.append("")
     lines.extend(f"skipped: {reason}" for reason in report.skipped)
+    if report.timings:
+        steps = ", ".join(f"{t.name} {t.seconds:.2f} s" for t in report.timings)
+        server = f" on {report.server.describe()}" if report.server else ""
+        lines.append(paint(f"steps{server}: {steps}", "2"))
     outcome = verdict(report, threshold)
     code = "32" if not report.fails(threshold) else "31"
     lines.append(paint(outcome, f"1;{code}"))

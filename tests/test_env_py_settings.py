@@ -107,3 +107,18 @@ def test_include_schemas_covers_other_schemas(tmp_path: Path) -> None:
     assert (finding["details"]["schema"], finding["details"]["table"], finding["details"]["column"]) == (
         "billing", "api_keys", "label")
     assert "billing.api_keys.label" in finding["message"]
+
+
+def test_supabase_stand_in_schemas_stay_out_of_the_comparison(tmp_path: Path) -> None:
+    """With include_schemas=True Alembic reflects every schema, the preset's auth and extensions included; their
+    differences from the project's stub of auth.users are not the project's drift."""
+    project = copy_example("supabase", tmp_path)
+    edit(project / "migrations/env.py", "compare_type=True", "compare_type=True, include_schemas=True")
+    run = check(project, "--preset", "supabase", tmp_path=tmp_path)
+    assert run.status == 0, run.stdout + run.stderr
+    edit(project / "app/models.py", "    instructions: Mapped[str | None] = mapped_column(Text)",
+         "    instructions: Mapped[str | None] = mapped_column(Text)\n"
+         "    temperature: Mapped[float | None] = mapped_column()")
+    run = check(project, "--preset", "supabase", tmp_path=tmp_path)
+    assert run.status == 1
+    assert [f["details"]["column"] for f in run.report["findings"]] == ["temperature"]  # type: ignore[index]

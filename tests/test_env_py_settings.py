@@ -122,3 +122,18 @@ def test_supabase_stand_in_schemas_stay_out_of_the_comparison(tmp_path: Path) ->
     run = check(project, "--preset", "supabase", tmp_path=tmp_path)
     assert run.status == 1
     assert [f["details"]["column"] for f in run.report["findings"]] == ["temperature"]  # type: ignore[index]
+
+
+def test_models_found_through_prepend_sys_path(tmp_path: Path) -> None:
+    """async-env takes its models and revisions from ../clean: drift still points at the model line there."""
+    clean = copy_example("clean", tmp_path)
+    project = copy_example("async-env", tmp_path)
+    edit(clean / "app/models.py", "    revoked_at: Mapped[datetime.datetime | None]",
+         "    last_used_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))\n"
+         "    revoked_at: Mapped[datetime.datetime | None]")
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 1, run.stderr
+    [finding] = run.report["findings"]  # type: ignore[index]
+    assert finding["details"]["column"] == "last_used_at"
+    assert finding["file"].endswith("clean/app/models.py")
+    assert "last_used_at" in (clean / "app/models.py").read_text().splitlines()[finding["line"] - 1]

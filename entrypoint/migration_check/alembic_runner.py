@@ -148,6 +148,9 @@ class AlembicProject:
         # ConfigParser treats % as interpolation, so a password with % must be doubled.
         self.config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
 
+    def version_folders(self) -> tuple[Path, ...]:
+        return tuple({path.parent for path in self.revision_files()})
+
     def revision_files(self) -> dict[Path, str]:
         return {Path(rev.path).resolve(): rev.revision for rev in self.script.walk_revisions() if rev.path}
 

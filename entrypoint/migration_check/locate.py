@@ -1,18 +1,17 @@
 """Find where a table or column is defined in the project's model code, so findings can point at the line.
 
-Reads the source with `ast`: classes with __tablename__ (SQLAlchemy declarative), classes declared with
-table=True (SQLModel, whose table name is the lower-cased class name) and Table("name", ...) calls (Core).
+Reads the source of the project's loaded modules with `ast`: classes with __tablename__ (SQLAlchemy
+declarative), classes declared with table=True (SQLModel, whose table name is the lower-cased class name) and
+Table("name", ...) calls (Core).
 """
 
 from __future__ import annotations
 
 import ast
-import os
+import sys
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
-
-SKIPPED_FOLDERS = {".git", ".hg", ".venv", "venv", "env", ".tox", ".nox", "node_modules", "__pycache__",
-                   "site-packages", "build", "dist", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
 
 
 @dataclass(frozen=True)
@@ -51,14 +50,21 @@ class ModelIndex:
         self._named: dict[str, Location] = {}  # indexes and constraints by their explicit name
 
     @classmethod
-    def scan(cls, root: Path, skip: tuple[Path, ...] = ()) -> ModelIndex:
+    def from_loaded_modules(cls, skip: tuple[Path, ...] = ()) -> ModelIndex:
+        """Index the project code that is loaded now: every imported module outside the Python installation and
+        its site-packages. Run after env.py, this finds the models wherever prepend_sys_path put them."""
+        installed = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                                 *sysconfig.get_paths().values()) if p}
+        skipped = {p.resolve() for p in skip} | {Path(__file__).resolve().parent}
         index = cls()
-        skipped = {p.resolve() for p in skip}
-        for folder, dirs, files in os.walk(root):
-            dirs[:] = [d for d in dirs if d not in SKIPPED_FOLDERS and (Path(folder) / d).resolve() not in skipped]
-            for name in files:
-                if name.endswith(".py"):
-                    index._read(Path(folder) / name)
+        for module in list(sys.modules.values()):
+            file = getattr(module, "__file__", None)
+            if not file or not file.endswith(".py"):
+                continue
+            path = Path(file).resolve()
+            if any(folder == path or folder in path.parents for folder in installed | skipped):
+                continue
+            index._read(path)
         return index
 
     def _read(self, path: Path) -> None:

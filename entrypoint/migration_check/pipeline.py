@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 
 from migration_check.alembic_runner import AlembicProject
 from migration_check.config import CheckConfig, environment_names
@@ -17,7 +16,6 @@ from migration_check.database import (
 from migration_check.drivers import choose_driver
 from migration_check.environment import patched_environ
 from migration_check.findings import Report
-from migration_check.locate import ModelIndex
 from migration_check.paths import relative_to_root, repository_root
 from migration_check.presets import PRESETS
 from migration_check.progress import Progress
@@ -83,8 +81,7 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
             report.skipped.append("compare: the models were not compared because the upgrade failed")
         else:
             with progress.step("compare", "comparing the models with the database") as note:
-                models = ModelIndex.scan(location.project_dir, skip=(Path(project.script.dir),))
-                drift, report.suggested_migration = check_models(project, excluded, models, root)
+                drift, report.suggested_migration = check_models(project, excluded, root)
                 report.findings.extend(drift)
                 note.failed = bool(drift)
                 note.text = f"{len(drift)} difference{'s' if len(drift) != 1 else ''}"

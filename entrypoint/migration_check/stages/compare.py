@@ -171,9 +171,10 @@ def suggested_migration(upgrade_code: str | None, downgrade_code: str | None) ->
 
 
 def check_models(
-    project: AlembicProject, excluded_schemas: tuple[str, ...], models: ModelIndex, root: Path
+    project: AlembicProject, excluded_schemas: tuple[str, ...], root: Path
 ) -> tuple[list[Finding], str | None]:
     comparison = project.compare(excluded_schemas)
+    models = ModelIndex.from_loaded_modules(skip=project.version_folders())
     findings = []
     for diff in comparison.diffs:
         message, details = describe(diff)

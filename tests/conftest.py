@@ -79,9 +79,11 @@ def check(project: Path | str, *args: str | Path, tmp_path: Path, **kwargs: Any)
 
 
 def copy_example(name: str, destination: Path) -> Path:
-    target = destination / name
-    shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns("__pycache__"))
-    return target
+    """Copy an example, and the clean example beside it, since several examples take parts of theirs from it."""
+    for needed in {name, "clean"}:
+        if not (destination / needed).exists():
+            shutil.copytree(EXAMPLES / needed, destination / needed, ignore=shutil.ignore_patterns("__pycache__"))
+    return destination / name
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -24,7 +24,7 @@ def run_migrations_online() -> None:'''
 @pytest.mark.parametrize(("example", "findings"), [("clean", 0), ("drift", 4)])
 def test_process_revision_directives_that_empties_directives(example: str, findings: int, tmp_path: Path) -> None:
     project = copy_example(example, tmp_path)
-    env_py = project / "migrations/env.py"
+    env_py = tmp_path / "clean/migrations/env.py"  # drift runs the clean example's env.py
     edit(env_py, "\ndef run_migrations_online() -> None:", EMPTYING_DIRECTIVES)
     edit(env_py, "target_metadata=target_metadata, compare_type=True",
          "target_metadata=target_metadata, compare_type=True,\n"

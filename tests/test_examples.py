@@ -125,10 +125,10 @@ def test_named_ini_section_and_config_file(tmp_path: Path) -> None:
     ini = project / "alembic.ini"
     # a second migration tree, as projects with several databases have; this one matches its models
     text = ini.read_text()
-    ini.write_text(text + "\n[clean_tree]\nscript_location = %(here)s/migrations\n"
+    ini.write_text(text + "\n[clean_tree]\nscript_location = %(here)s/../clean/migrations\n"
                    "sqlalchemy.url = postgresql+psycopg://x@localhost/x\n")
     other = tmp_path / "elsewhere.ini"
-    other.write_text(ini.read_text().replace("%(here)s/migrations", str(project / "migrations")))
+    other.write_text(ini.read_text().replace("%(here)s", str(project)))
     run = check(project, "--name", "clean_tree", tmp_path=tmp_path)
     assert run.status == 1 and len(run.rules()) == 4, run.stderr
     (tmp_path / "report.json").unlink()

@@ -137,3 +137,31 @@ def test_models_found_through_prepend_sys_path(tmp_path: Path) -> None:
     assert finding["details"]["column"] == "last_used_at"
     assert finding["file"].endswith("clean/app/models.py")
     assert "last_used_at" in (clean / "app/models.py").read_text().splitlines()[finding["line"] - 1]
+
+
+def test_settings_that_build_the_url_from_parts(tmp_path: Path) -> None:
+    """Like the FastAPI full-stack template: POSTGRES_SERVER, POSTGRES_PORT, ... composed into a URL. The port is
+    chosen at run time, so --env values may name the scratch database's parts."""
+    project = copy_example("settings-env", tmp_path)
+    settings = project / "app/settings.py"
+    edit(settings, '''        missing = [name for name in ("APP_DATABASE_URL", "APP_SECRET_KEY")'''
+         ''' if not os.environ.get(name)]''',
+         '''        names = ("POSTGRES_SERVER", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_DB", "APP_SECRET_KEY")
+        missing = [name for name in names if not os.environ.get(name)]''')
+    edit(settings, '''            database_url=os.environ["APP_DATABASE_URL"],''',
+         '''            database_url="postgresql+psycopg://{}:{}@{}:{}/{}".format(
+                os.environ["POSTGRES_USER"], os.environ.get("POSTGRES_PASSWORD", ""),
+                os.environ["POSTGRES_SERVER"], os.environ["POSTGRES_PORT"], os.environ["POSTGRES_DB"]),''')
+    run = check(project, "--env", "POSTGRES_SERVER={host}", "--env", "POSTGRES_PORT={port}",
+                "--env", "POSTGRES_USER={user}", "--env", "POSTGRES_PASSWORD={password}",
+                "--env", "POSTGRES_DB={database}", "--env", "APP_SECRET_KEY=x", tmp_path=tmp_path)
+    assert run.status == 0, run.stderr
+
+
+def test_libpq_variables_point_at_the_scratch_database(tmp_path: Path) -> None:
+    project = copy_example("clean", tmp_path)
+    edit(project / "migrations/env.py", "target_metadata = Base.metadata",
+         "import os\n\nassert os.environ['PGDATABASE'] == 'migration_check', os.environ['PGDATABASE']\n"
+         "assert int(os.environ['PGPORT']) > 0\ntarget_metadata = Base.metadata")
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 0, run.stderr

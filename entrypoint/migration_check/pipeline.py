@@ -14,7 +14,7 @@ from migration_check.database import (
     throwaway_database,
 )
 from migration_check.drivers import choose_driver
-from migration_check.environment import patched_environ
+from migration_check.environment import patched_environ, project_environment
 from migration_check.findings import Report
 from migration_check.paths import relative_to_root, repository_root
 from migration_check.presets import PRESETS
@@ -58,9 +58,9 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
             note.text = database.info.describe()
         url = database.url(driver).render_as_string(hide_password=False)
         project.point_at(url)
-        environ = dict(config.env)
-        environ.update({name: url for name in environment_names(config)})
-        stack.enter_context(patched_environ(environ))
+        stack.enter_context(
+            patched_environ(project_environment(database, url, environment_names(config), config.env))
+        )
 
         with progress.step("revisions", "reading the migrations") as note:
             revisions = project.load_revisions()

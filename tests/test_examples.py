@@ -143,3 +143,13 @@ def test_colour_on_request_and_not_by_default(tmp_path: Path) -> None:
     assert "\033[" not in plain.stdout
     coloured = run_cli("check", EXAMPLES / "drift", "--quiet", env={"NO_COLOR": "", "FORCE_COLOR": "1"})
     assert "\033[1;31merror [model-drift]" in coloured.stdout
+
+
+def test_verbose_shows_what_alembic_logged() -> None:
+    from conftest import run_cli
+
+    quiet = run_cli("check", EXAMPLES / "clean")
+    assert "Running upgrade" not in quiet.stderr
+    verbose = run_cli("check", EXAMPLES / "clean", "--verbose")
+    assert "Running upgrade  -> 0001" in verbose.stderr
+    assert verbose.status == 0

@@ -81,17 +81,16 @@ class AlembicProject:
 
     def __init__(self, location: AlembicLocation) -> None:
         self.location = location
-        self._output = io.StringIO()
+        self.output = ""  # everything env.py and Alembic printed or logged, for --verbose
         try:
             if location.toml_file is not None:
                 self.config = Config(
                     file_=str(location.ini_file) if location.ini_file else None,
                     toml_file=str(location.toml_file),
                     ini_section=location.section,
-                    stdout=self._output,
                 )
             else:
-                self.config = Config(str(location.ini_file), ini_section=location.section, stdout=self._output)
+                self.config = Config(str(location.ini_file), ini_section=location.section)
         except TypeError:
             raise UsageError(
                 "This project keeps its Alembic configuration in pyproject.toml, which needs Alembic 1.16 or "
@@ -137,12 +136,14 @@ class AlembicProject:
 
     @contextlib.contextmanager
     def _running(self) -> Iterator[io.StringIO]:
-        """Capture what env.py and Alembic print, so it shows only when something goes wrong (or --verbose)."""
+        """Capture what env.py and Alembic print, so it shows only with --verbose (see `output`)."""
         buffer = io.StringIO()
-        self._output = buffer
         self.config.stdout = buffer
-        with self._project_cwd(), contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-            yield buffer
+        try:
+            with self._project_cwd(), contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+                yield buffer
+        finally:
+            self.output += buffer.getvalue()
 
     def point_at(self, url: str) -> None:
         # ConfigParser treats % as interpolation, so a password with % must be doubled.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 
 from migration_check.alembic_runner import AlembicProject
 from migration_check.config import CheckConfig, environment_names
@@ -17,7 +18,7 @@ from migration_check.drivers import choose_driver
 from migration_check.environment import patched_environ, project_environment
 from migration_check.findings import Report
 from migration_check.paths import relative_to_root, repository_root
-from migration_check.presets import PRESETS
+from migration_check.presets import PRESETS, Preset
 from migration_check.progress import Progress
 from migration_check.stages.apply import check_upgrade
 from migration_check.stages.compare import check_models
@@ -50,6 +51,25 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
         )
         note.text = f"{relative_to_root(location.main_file, root)}, driver {driver} ({why})"
 
+    try:
+        _run_stages(config, project, driver, excluded, preset, root, report, progress)
+    finally:
+        if config.verbose and project.output.strip():
+            progress.say("── what env.py and Alembic printed ──\n" + project.output.rstrip())
+    report.timings = list(progress.timings)
+    return report
+
+
+def _run_stages(
+    config: CheckConfig,
+    project: AlembicProject,
+    driver: str,
+    excluded: tuple[str, ...],
+    preset: Preset | None,
+    root: Path,
+    report: Report,
+    progress: Progress,
+) -> None:
     with contextlib.ExitStack() as stack:
         label = "creating a scratch database" if config.database_url else "starting a throwaway PostgreSQL"
         with progress.step("database", label) as note:
@@ -85,6 +105,3 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
                 report.findings.extend(drift)
                 note.failed = bool(drift)
                 note.text = f"{len(drift)} difference{'s' if len(drift) != 1 else ''}"
-
-    report.timings = list(progress.timings)
-    return report

@@ -8,6 +8,7 @@ Table("name", ...) calls (Core).
 from __future__ import annotations
 
 import ast
+import os
 import sys
 import sysconfig
 from dataclasses import dataclass, field
@@ -53,18 +54,18 @@ class ModelIndex:
     def from_loaded_modules(cls, skip: tuple[Path, ...] = ()) -> ModelIndex:
         """Index the project code that is loaded now: every imported module outside the Python installation and
         its site-packages. Run after env.py, this finds the models wherever prepend_sys_path put them."""
-        installed = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                                 *sysconfig.get_paths().values()) if p}
-        skipped = {p.resolve() for p in skip} | {Path(__file__).resolve().parent}
+        folders = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, *sysconfig.get_paths().values())
+                   if p} | set(skip) | {Path(__file__).parent}
+        # both spellings of each folder, so that most modules are ruled out by a string test, without a syscall
+        prefixes = tuple({os.path.join(str(spelling), "") for f in folders for spelling in (f, f.resolve())})
         index = cls()
         for module in list(sys.modules.values()):
             file = getattr(module, "__file__", None)
-            if not file or not file.endswith(".py"):
+            if not file or not file.endswith(".py") or file.startswith(prefixes):
                 continue
             path = Path(file).resolve()
-            if any(folder == path or folder in path.parents for folder in installed | skipped):
-                continue
-            index._read(path)
+            if not str(path).startswith(prefixes):
+                index._read(path)
         return index
 
     def _read(self, path: Path) -> None:

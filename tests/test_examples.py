@@ -153,3 +153,13 @@ def test_verbose_shows_what_alembic_logged() -> None:
     verbose = run_cli("check", EXAMPLES / "clean", "--verbose")
     assert "Running upgrade  -> 0001" in verbose.stderr
     assert verbose.status == 0
+
+
+def test_postgres_bin_names_the_binaries(tmp_path: Path) -> None:
+    from migration_check.database import find_server_binaries
+
+    bin_dir = find_server_binaries(None).bin_dir
+    run = check(EXAMPLES / "clean", "--postgres-bin", bin_dir, tmp_path=tmp_path)
+    assert run.status == 0, run.stderr
+    assert run.report is not None
+    assert run.report["server"]["source"] == str(bin_dir)

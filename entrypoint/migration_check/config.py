@@ -11,7 +11,7 @@ from migration_check.errors import UsageError
 from migration_check.findings import Severity
 
 PRESETS = ("supabase",)
-FORMATS = ("text", "json", "markdown")
+FORMATS = ("text", "json", "markdown", "sarif")
 DRIVERS = ("psycopg2", "psycopg", "asyncpg", "pg8000")
 FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "notice": Severity.NOTICE, "never": None}
 

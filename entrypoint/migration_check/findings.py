@@ -75,6 +75,9 @@ class Report:
     """Everything one run found, in the order the stages produced it."""
 
     project: str
+    # The Alembic configuration file, relative to the repository root: where findings without a file of their
+    # own are placed in annotations and SARIF.
+    config_file: str | None = None
     findings: list[Finding] = field(default_factory=list)
     suggested_migration: str | None = None
     server: ServerInfo | None = None

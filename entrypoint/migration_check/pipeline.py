@@ -34,7 +34,10 @@ def _open_database(config: CheckConfig, stack: contextlib.ExitStack) -> ScratchD
 def run_check(config: CheckConfig, progress: Progress) -> Report:
     location = config.alembic
     root = repository_root(location.project_dir)
-    report = Report(project=relative_to_root(location.project_dir, root) or ".")
+    report = Report(
+        project=relative_to_root(location.project_dir, root) or ".",
+        config_file=relative_to_root(location.main_file, root),
+    )
     preset = PRESETS[config.preset] if config.preset else None
     excluded = (*config.excluded_schemas, *(preset.schemas if preset else ()))
 

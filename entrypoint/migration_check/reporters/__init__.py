@@ -32,11 +32,12 @@ def verdict(report: Report, threshold: Severity | None) -> str:
 
 
 def render(report: Report, output_format: str, threshold: Severity | None, color: bool = False) -> str:
-    from migration_check.reporters import json_report, markdown, text
+    from migration_check.reporters import json_report, markdown, sarif, text
 
     renderers: dict[str, Callable[[], str]] = {
         "text": lambda: text.render(report, threshold, color),
         "json": lambda: json_report.render(report),
         "markdown": lambda: markdown.render(report, threshold),
+        "sarif": lambda: sarif.render(report),
     }
     return renderers[output_format]()

@@ -16,6 +16,7 @@ def as_json(report: Report) -> dict[str, Any]:
         "version": REPORT_VERSION,
         "tool": {"name": "migration-check", "version": __version__},
         "project": report.project,
+        "config_file": report.config_file,
         "summary": {
             "errors": sum(1 for f in report.findings if f.severity.label == "error"),
             "warnings": sum(1 for f in report.findings if f.severity.label == "warning"),

@@ -1,0 +1,3 @@
+from migration_check.github.action import main
+
+raise SystemExit(main())

@@ -1,0 +1,169 @@
+"""The container's entry point: inputs → install → the same check as the CLI → the runner's outputs, the job
+summary, annotations, SARIF, the JSON report and the sticky comment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from migration_check import signals
+from migration_check.config import FAIL_ON, CheckConfig, check_setup_sql, locate_alembic
+from migration_check.errors import EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK, CheckError, UsageError
+from migration_check.findings import Report, Severity
+from migration_check.github import annotations, install
+from migration_check.github.api import GitHub, GitHubError
+from migration_check.github.comment import comment_body, publish
+from migration_check.github.event import RunContext
+from migration_check.github.inputs import ActionInputs
+from migration_check.github.workflow import append_summary, command, mask, set_outputs
+from migration_check.paths import relative_to_root
+from migration_check.progress import Progress
+from migration_check.reporters import json_report, markdown, sarif, text
+from migration_check.rules import MODEL_DRIFT
+
+
+def _mask_secrets(inputs: ActionInputs) -> None:
+    mask(inputs.github_token)
+    if inputs.database_url:
+        try:
+            mask(make_url(inputs.database_url).password)
+        except Exception:
+            mask(inputs.database_url)
+    for key, value in inputs.env:
+        if any(word in key.upper() for word in ("PASSWORD", "SECRET", "TOKEN", "KEY")):
+            mask(value)
+
+
+def _trust_workspace() -> None:
+    """The workspace belongs to the runner's user (uid 1001), not to root: git refuses it unless told."""
+    subprocess.run(["git", "config", "--global", "--add", "safe.directory", "*"], check=False,
+                   capture_output=True)
+
+
+def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
+    if inputs.mode == "audit":
+        raise UsageError(
+            "mode: audit (the scheduled audit of live databases) is not supported by this version.",
+            fix="Use mode: check, or leave `mode` out.",
+        )
+    if inputs.config_file:
+        raise UsageError(
+            f"config-file: {inputs.config_file}: .migration-check.yml is not supported by this version.",
+            fix="Leave `config-file` out and give the settings as inputs.",
+        )
+    project_dir = inputs.project_dir(context.workspace)
+    alembic_config = Path(inputs.alembic_config) if inputs.alembic_config else None
+    if alembic_config is not None and not alembic_config.is_absolute():
+        alembic_config = project_dir / alembic_config
+    previous = Path.cwd()
+    os.chdir(project_dir if project_dir.is_dir() else previous)  # setup-sql paths are relative to the project
+    try:
+        setup_sql = check_setup_sql(list(inputs.setup_sql))
+    finally:
+        os.chdir(previous)
+    return CheckConfig(
+        alembic=locate_alembic(project_dir, alembic_config, inputs.alembic_name),
+        database_url=inputs.database_url or None,
+        url_env=inputs.url_env,
+        env=inputs.env,
+        setup_sql=setup_sql,
+        preset=inputs.preset or None,
+        fail_on=FAIL_ON[inputs.fail_on],
+    )
+
+
+def _write(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
+    path.chmod(0o644)  # we run as root; later steps run as the runner's user and must read it
+
+
+def _sticky_key(inputs: ActionInputs) -> str:
+    folder = inputs.working_directory.strip("/") or "."
+    return f"{folder}:{inputs.alembic_config or 'alembic.ini'}#{inputs.alembic_name}"
+
+
+def _comment(inputs: ActionInputs, context: RunContext, report: Report, config: CheckConfig) -> str:
+    if inputs.comment == "off":
+        return "comment: off"
+    if context.pull_number is None:
+        return f"comment: none, {context.event_name or 'this event'} is not a pull request"
+    if not inputs.github_token:
+        return "comment: none, no github-token"
+    github = GitHub(inputs.github_token, context.repository, context.api_url)
+    key = _sticky_key(inputs)
+    body = comment_body(report, config.fail_on, key, context.run_url)
+    try:
+        outcome = publish(github, context.pull_number, body, key, inputs.comment, passed=not report.findings)
+    except GitHubError as exc:
+        if exc.status in (403, 404):
+            why = "a pull request from a fork" if context.from_fork else "a token without write access"
+            command("warning", f"migration-check could not comment on the pull request ({why}: GitHub answered "
+                    f"{exc.status}). The annotations and the job summary are complete. For pull requests from "
+                    "forks, see the two-stage workflow in examples/workflows/fork-safe-check.yml.",
+                    title="No pull-request comment")
+            return f"comment: not written, GitHub answered {exc.status}"
+        raise
+    return f"comment: {outcome.action}"
+
+
+def _report_outputs(inputs: ActionInputs, context: RunContext, report: Report, config: CheckConfig) -> int:
+    workspace = context.workspace
+    report_path = workspace / inputs.report_file
+    sarif_path = workspace / inputs.sarif_file
+    _write(report_path, json_report.render(report))
+    _write(sarif_path, sarif.render(report))
+    summary = markdown.render(report, config.fail_on)
+    if inputs.annotations:
+        count = annotations.emit(report)
+        if count.hidden:
+            summary += (f"\n> {count.hidden} more finding{'s' if count.hidden != 1 else ''} than GitHub shows as "
+                        f"annotations ({annotations.PER_LEVEL} per level): all of them are listed above.\n")
+    comment_note = _comment(inputs, context, report, config)
+    append_summary(summary)
+    failed = report.fails(config.fail_on)
+    set_outputs({
+        "status": "failed" if failed else "passed",
+        "errors": str(report.count(Severity.ERROR)),
+        "warnings": str(report.count(Severity.WARNING)),
+        "drift": "true" if any(f.rule == MODEL_DRIFT.id for f in report.findings) else "false",
+        "report": relative_to_root(report_path, workspace.resolve()) or str(report_path),
+        "sarif": relative_to_root(sarif_path, workspace.resolve()) or str(sarif_path),
+    })
+    print(text.render(report, config.fail_on, color=True), end="")
+    print(comment_note, flush=True)
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _cannot_run(error: CheckError) -> int:
+    command("error", f"{error.message}\nFix: {error.fix}", file=error.file, line=error.line,
+            title=f"migration-check could not run ({error.kind})")
+    print(error.render(verbose=True), file=sys.stderr, flush=True)
+    append_summary(f"## ⛔ migration-check could not run\n\n{error.message}\n\n**Fix:** {error.fix}\n")
+    set_outputs({"status": "error", "errors": "0", "warnings": "0", "drift": "false", "report": "", "sarif": ""})
+    return error.exit_status
+
+
+def main() -> int:
+    signals.install()
+    try:
+        inputs = ActionInputs.from_environment()
+        _mask_secrets(inputs)
+        context = RunContext.from_environment()
+        _trust_workspace()
+        config = _config(inputs, context)
+        install.run(install.plan(inputs.install, config.alembic.project_dir, context.workspace),
+                    config.alembic.project_dir)
+        from migration_check.pipeline import run_check  # after the install: the project's versions are the ones
+
+        report = run_check(config, Progress(sys.stdout, color=True))
+        return _report_outputs(inputs, context, report, config)
+    except CheckError as error:
+        return _cannot_run(error)
+    except GitHubError as error:
+        command("error", str(error), title="migration-check: GitHub API")
+        return EXIT_CANNOT_RUN

@@ -370,6 +370,7 @@ class ThrowawayServer:
                 [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.folder),
                  "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
                  "-c", "full_page_writes=off", "-c", "max_connections=50", "-c", "shared_buffers=32MB",
+                 "-c", "jit=off",  # JIT compiling pays off for long analytic queries, never for DDL
                  "-c", "log_min_messages=warning"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.folder,
                 start_new_session=True, preexec_fn=_die_with_parent,

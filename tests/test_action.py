@@ -45,6 +45,8 @@ def test_drift_on_a_pull_request(github: FakeGitHub, tmp_path: Path) -> None:
     assert comment["body"].startswith("<!-- migration-check:sticky examples/drift:alembic.ini#alembic -->")
     assert "❌ migration-check failed" in comment["body"]
     assert "https://github.com/acme/agents-service/actions/runs/123456789" in comment["body"]
+    head = "b" * 40  # the pull request's head commit: each place links to its line there
+    assert f"(https://github.com/acme/agents-service/blob/{head}/examples/drift/app/models.py#L57)" in comment["body"]
     assert "::add-mask::ghs_faketoken1234567890" in run.stdout
 
 

@@ -90,7 +90,7 @@ def _sticky_key(inputs: ActionInputs) -> str:
 
 def _comment(inputs: ActionInputs, context: RunContext, report: Report, config: CheckConfig) -> str:
     key = _sticky_key(inputs)
-    body = comment_body(report, config.fail_on, key, context.run_url)
+    body = comment_body(report, config.fail_on, key, context.run_url, context.source_url)
     if inputs.comment_file:  # for a later workflow with a write token to post (the fork-safe recipe)
         _write(context.workspace / inputs.comment_file, body)
     if inputs.comment == "off":
@@ -120,7 +120,7 @@ def _report_outputs(inputs: ActionInputs, context: RunContext, report: Report, c
     sarif_path = workspace / inputs.sarif_file
     _write(report_path, json_report.render(report))
     _write(sarif_path, sarif.render(report))
-    summary = markdown.render(report, config.fail_on)
+    summary = markdown.render(report, config.fail_on, context.source_url)
     if inputs.annotations:
         count = annotations.emit(report)
         if count.hidden:

@@ -28,12 +28,15 @@ def truncate_markdown(text: str, limit: int, pointer: str) -> str:
     return f"{cut}\n\n{pointer}"
 
 
-def comment_body(report: Report, threshold: Severity | None, key: str, run_url: str | None) -> str:
+def comment_body(
+    report: Report, threshold: Severity | None, key: str, run_url: str | None, source_url: str | None = None
+) -> str:
     link = f"[the job summary]({run_url})" if run_url else "the job summary"
     footer = f"\n---\n<sub>migration-check {__version__} · full report in {link}</sub>\n"
     head = marker(key) + "\n"
     pointer = f"> ✂️ The report is longer than a comment can be; the rest is in {link}."
-    body = truncate_markdown(markdown.render(report, threshold), COMMENT_LIMIT - len(head) - len(footer), pointer)
+    room = COMMENT_LIMIT - len(head) - len(footer)
+    body = truncate_markdown(markdown.render(report, threshold, source_url), room, pointer)
     return head + body + footer
 
 

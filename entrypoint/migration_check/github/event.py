@@ -24,12 +24,21 @@ class RunContext:
     base_sha: str | None = None
     head_sha: str | None = None
     from_fork: bool = False
+    sha: str | None = None  # the commit the workflow runs on (a pull request's merge commit)
 
     @property
     def run_url(self) -> str | None:
         if not (self.repository and self.run_id):
             return None
         return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+
+    @property
+    def source_url(self) -> str | None:
+        """Where the checked files can be read on GitHub, at the commit that was checked."""
+        sha = self.head_sha or self.sha
+        if not (self.repository and sha):
+            return None
+        return f"{self.server_url}/{self.repository}/blob/{sha}"
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> RunContext:
@@ -65,4 +74,5 @@ class RunContext:
             base_sha=base,
             head_sha=head,
             from_fork=fork,
+            sha=environ.get("GITHUB_SHA") or None,
         )

@@ -13,7 +13,17 @@ def _cell(value: str) -> str:
     return value.replace("|", "\\|").replace("\n", " ")
 
 
-def render(report: Report, threshold: Severity | None) -> str:
+def _where(file: str | None, line: int | None, source_url: str | None) -> str:
+    if not file:
+        return ""
+    label = f"`{file}:{line}`" if line else f"`{file}`"
+    if source_url is None:
+        return label
+    return f"[{label}]({source_url}/{file}{f'#L{line}' if line else ''})"
+
+
+def render(report: Report, threshold: Severity | None, source_url: str | None = None) -> str:
+    """source_url, such as https://github.com/o/r/blob/<sha>, makes each place a link to its line."""
     failed = report.fails(threshold)
     icon = "❌" if failed else "✅"
     lines = [f"## {icon} migration-check {verdict(report, threshold)}", ""]
@@ -25,8 +35,7 @@ def render(report: Report, threshold: Severity | None) -> str:
         lines += [f"### {_ICONS[severity]} `{rule_id}`: {rule.title if rule else rule_id} ({len(findings)})", ""]
         lines += ["| where | what |", "|---|---|"]
         for finding in findings:
-            where = f"`{finding.file}:{finding.line}`" if finding.file and finding.line else (
-                f"`{finding.file}`" if finding.file else "")
+            where = _where(finding.file, finding.line, source_url)
             hint = f" *{finding.details['hint']}*" if finding.details.get("hint") else ""
             lines.append(f"| {where} | {_cell(finding.message)}{_cell(hint)} |")
         lines.append("")

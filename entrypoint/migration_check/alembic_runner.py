@@ -150,7 +150,14 @@ class AlembicProject:
         self.config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
 
     def version_folders(self) -> tuple[Path, ...]:
-        return tuple({path.parent for path in self.revision_files()})
+        """The folders that hold the revision files, as configured (version_locations, else versions/)."""
+        configured = self.script.version_locations
+        folders = [Path(p) for p in configured] if configured else [Path(self.script.dir) / "versions"]
+        return tuple((p if p.is_absolute() else self.location.project_dir / p).resolve() for p in folders)
+
+    @property
+    def recursive_versions(self) -> bool:
+        return bool(self.script.recursive_version_locations)
 
     def revision_files(self) -> dict[Path, str]:
         return {Path(rev.path).resolve(): rev.revision for rev in self.script.walk_revisions() if rev.path}
@@ -207,10 +214,11 @@ class AlembicProject:
                 signals.raise_if_received()
                 raise self._file_error(exc, "Reading the migration files") from None
         if not heads:
+            folders = ", ".join(str(folder) for folder in self.version_folders())
             raise UsageError(
-                f"{self.script.versions} holds no migrations.",
+                f"{folders} holds no migrations.",
                 fix="Create the first migration with `alembic revision --autogenerate -m \"create tables\"`.",
-                file=self.script.versions,
+                file=self.version_folders()[0],
             )
         return files
 

@@ -141,6 +141,303 @@ MODEL_DRIFT = register(
 )
 
 
+MULTIPLE_HEADS = register(
+    Rule(
+        id="multiple-heads",
+        severity=Severity.ERROR,
+        title="The revision graph has more than one head",
+        fix="Merge the heads (`alembic merge -m \"merge heads\" <head> <head>`) or rebase one onto the other.",
+        what="Reads every migration file statically and lists the revisions that no other revision revises.",
+        why=(
+            "Two pull requests that each add a migration on the same parent both pass on their own, and leave "
+            "two heads once merged: `alembic upgrade head` then refuses to run, in every environment."
+        ),
+        bad=_dedent(
+            """
+            # 0004_add_agent_tags.py
+            down_revision = "0003"
+            # 0004_add_run_cost.py, from another pull request
+            down_revision = "0003"
+            """
+        ),
+        good=_dedent(
+            """
+            # 0004_add_agent_tags.py
+            down_revision = "0003"
+            # 0005_add_run_cost.py, rebased onto the other pull request
+            down_revision = "0004"
+            """
+        ),
+    )
+)
+
+BROKEN_REVISION_GRAPH = register(
+    Rule(
+        id="broken-revision-graph",
+        severity=Severity.ERROR,
+        title="The revision graph is broken",
+        fix="Point down_revision and depends_on at revisions that exist, and give every migration its own id.",
+        what=(
+            "A down_revision or depends_on names a revision (or branch label) no file declares, two files "
+            "declare the same revision id, a file declares no revision, or the revisions form a cycle."
+        ),
+        why="Alembic cannot build the history at all: every command fails, not only this migration.",
+        bad=_dedent(
+            """
+            revision = "0004"
+            down_revision = "0003a"  # no migration has this id
+            """
+        ),
+        good=_dedent(
+            """
+            revision = "0004"
+            down_revision = "0003"
+            """
+        ),
+    )
+)
+
+NOT_ON_BASE_HEAD = register(
+    Rule(
+        id="not-on-base-head",
+        severity=Severity.ERROR,
+        title="A new migration does not build on the base branch's head",
+        fix="Set the new migration's down_revision to the base branch's head revision.",
+        what=(
+            "With --base-ref, every migration the change adds must revise the base ref's head (or another new "
+            "migration). A merge migration that joins heads is fine."
+        ),
+        why=(
+            "A migration whose parent is an older revision makes a second head as soon as the pull request is "
+            "merged; the conflict shows up after the merge, on the main branch."
+        ),
+        bad=_dedent(
+            """
+            # the base branch's head is 0005
+            revision = "0006"
+            down_revision = "0004"
+            """
+        ),
+        good=_dedent(
+            """
+            revision = "0006"
+            down_revision = "0005"
+            """
+        ),
+    )
+)
+
+MODIFIED_MIGRATION = register(
+    Rule(
+        id="modified-migration",
+        severity=Severity.ERROR,
+        title="A migration from the base branch was changed",
+        fix="Put the file back as it is on the base branch, and make the change in a new migration.",
+        what=(
+            "With --base-ref, compares each migration file that exists at the base ref with the working tree. A "
+            "change to the code is an error; a change to comments or whitespace only is a warning."
+        ),
+        why=(
+            "A migration that already ran in production does not run again: databases that applied the old "
+            "version never get the change, and new databases differ from old ones. Fix forward."
+        ),
+        bad=_dedent(
+            """
+            # 0003 is on main and has run; this pull request edits it
+            op.add_column("runs", sa.Column("cost_cents", sa.Integer()))
+            """
+        ),
+        good=_dedent(
+            """
+            # 0006_add_run_cost.py, a new migration
+            down_revision = "0005"
+            def upgrade():
+                op.add_column("runs", sa.Column("cost_cents", sa.Integer()))
+            """
+        ),
+    )
+)
+
+DELETED_MIGRATION = register(
+    Rule(
+        id="deleted-migration",
+        severity=Severity.ERROR,
+        title="A migration from the base branch was deleted",
+        fix="Restore the file; to undo what it did, add a new migration.",
+        what="With --base-ref, reports each migration file that exists at the base ref and not in the change.",
+        why=(
+            "Databases that applied it keep its revision in alembic_version, which then names a revision that "
+            "no longer exists: every later `alembic upgrade` fails there."
+        ),
+        bad=_dedent(
+            """
+            $ git rm migrations/versions/0004_add_agent_tags.py
+            """
+        ),
+        good=_dedent(
+            """
+            # 0006_drop_agent_tags.py
+            def upgrade():
+                op.drop_table("agent_tags")
+            """
+        ),
+    )
+)
+
+VAGUE_MESSAGE = register(
+    Rule(
+        id="vague-message",
+        severity=Severity.WARNING,
+        title="The migration's message says nothing",
+        fix="Say what changes: `alembic revision -m \"add agents.description\"` (rename the file and docstring).",
+        what=(
+            "Reads the message from the docstring's first line (or the file name): empty, \"auto\", "
+            "\"autogenerated\", \"update\", \"changes\", \"migration\", \"wip\", \"fix\", \"test\", a "
+            "revision id and the like are vague."
+        ),
+        why=(
+            "The message is all a reviewer or an on-call engineer sees in `alembic history`; \"update\" "
+            "makes them open every file to find the one that changed a table."
+        ),
+        bad=_dedent(
+            '''
+            """update
+
+            Revision ID: 3f2a9c1b7d4e
+            """
+            '''
+        ),
+        good=_dedent(
+            '''
+            """add agents.description
+
+            Revision ID: 3f2a9c1b7d4e
+            """
+            '''
+        ),
+    )
+)
+
+EMPTY_MIGRATION = register(
+    Rule(
+        id="empty-migration",
+        severity=Severity.WARNING,
+        title="A migration does nothing",
+        fix="Delete the migration, or fill upgrade() in; a merge migration may stay empty.",
+        what="upgrade() is empty or only `pass`, and the migration is not a merge of heads.",
+        why=(
+            "Usually an autogenerate run that found nothing, committed by accident. It adds a step to every "
+            "deployment and a question to every review."
+        ),
+        bad=_dedent(
+            """
+            def upgrade():
+                pass
+            """
+        ),
+        good=_dedent(
+            """
+            def upgrade():
+                op.add_column("agents", sa.Column("description", sa.Text()))
+            """
+        ),
+    )
+)
+
+SPLIT_MIGRATIONS = register(
+    Rule(
+        id="split-migrations",
+        severity=Severity.WARNING,
+        title="The change adds more than one migration",
+        fix="Squash the new migrations into one, unless they must run separately (say, a data backfill).",
+        what="With --base-ref, counts the migrations the change adds (merge migrations aside).",
+        why=(
+            "Related changes spread over several migrations deploy in several steps, each of which can fail "
+            "and leave the schema half done; one migration applies in one transaction."
+        ),
+        bad=_dedent(
+            """
+            0006_add_agent_tags.py
+            0007_add_index_to_agent_tags.py
+            0008_fix_agent_tags_nullable.py
+            """
+        ),
+        good=_dedent(
+            """
+            0006_add_agent_tags.py   # the table, its index and its constraints together
+            """
+        ),
+    )
+)
+
+DROP_UNNAMED_CONSTRAINT = register(
+    Rule(
+        id="drop-unnamed-constraint",
+        severity=Severity.ERROR,
+        title="A constraint is dropped (or created) without a name",
+        fix="Name the constraint, and give the models' MetaData a naming_convention so autogenerate names them all.",
+        what=(
+            "`op.drop_constraint(None, ...)`, which cannot run; or `op.create_foreign_key(None, ...)` (and the "
+            "other create_* operations) in a project with no naming_convention, which leaves a constraint that "
+            "a later migration cannot name."
+        ),
+        why=(
+            "Autogenerate writes `drop_constraint(None, ...)` in the downgrade of every unnamed constraint. It "
+            "fails when the downgrade runs; in the projects we tried it broke the downgrade in 5 of 9."
+        ),
+        bad=_dedent(
+            """
+            def downgrade():
+                op.drop_constraint(None, "agents", type_="foreignkey")
+            """
+        ),
+        good=_dedent(
+            """
+            metadata = MetaData(naming_convention={"fk": "fk_%(table_name)s_%(column_0_name)s"})
+
+            def downgrade():
+                op.drop_constraint("fk_agents_organization_id", "agents", type_="foreignkey")
+            """
+        ),
+    )
+)
+
+MISSING_DOWNGRADE = register(
+    Rule(
+        id="missing-downgrade",
+        severity=Severity.WARNING,
+        title="A migration cannot be rolled back",
+        fix="Write downgrade(), or mark the file `# migration-check: irreversible` with the reason.",
+        what=(
+            "downgrade() is missing, empty or only `pass` while upgrade() does something. A file that carries "
+            "the comment `# migration-check: irreversible` is skipped: the explicit opt-out."
+        ),
+        why=(
+            "Without a downgrade, a failed deployment cannot be rolled back and the history cannot be tested "
+            "up and down."
+        ),
+        bad=_dedent(
+            """
+            def upgrade():
+                op.add_column("agents", sa.Column("description", sa.Text()))
+
+            def downgrade():
+                pass
+            """
+        ),
+        good=_dedent(
+            """
+            def downgrade():
+                op.drop_column("agents", "description")
+
+            # or, when it truly cannot be undone:
+            # migration-check: irreversible - the backfill overwrote the old values
+            """
+        ),
+    )
+)
+
+
 def rules_markdown() -> str:
     """The whole of docs/rules.md."""
     header = _dedent(

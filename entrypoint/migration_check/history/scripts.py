@@ -1,0 +1,154 @@
+"""Reads migration files with `ast`, without importing them: they often import the project, which may not
+import without its settings, and these rules must work anyway."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from migration_check.errors import ProjectLoadError
+
+IRREVERSIBLE_MARKER = re.compile(r"#\s*migration-check:\s*irreversible\b")
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """One `op.<name>(...)` (or `batch_op.<name>(...)`) call in upgrade() or downgrade()."""
+
+    name: str
+    line: int
+    first_argument_is_none: bool
+
+
+@dataclass(frozen=True)
+class MigrationScript:
+    path: Path
+    source: str
+    revision: str | None
+    down_revisions: tuple[str, ...]
+    branch_labels: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    message: str
+    message_line: int
+    revision_line: int
+    down_revision_line: int
+    upgrade_ops: tuple[OpCall, ...] = field(default=())
+    downgrade_ops: tuple[OpCall, ...] = field(default=())
+    upgrade_is_empty: bool = True
+    downgrade_is_empty: bool = True
+    marked_irreversible: bool = False
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.down_revisions) > 1
+
+
+def _strings(node: ast.AST | None) -> tuple[str, ...] | None:
+    """A string, a tuple/list of strings, or None; anything else (a computed value) is None too."""
+    if node is None or (isinstance(node, ast.Constant) and node.value is None):
+        return ()
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return (node.value,)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        values = [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        return tuple(values) if len(values) == len(node.elts) else None
+    return None
+
+
+def _assignments(tree: ast.Module) -> dict[str, tuple[ast.AST | None, int]]:
+    found: dict[str, tuple[ast.AST | None, int]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    found[target.id] = (node.value, node.lineno)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            found[node.target.id] = (node.value, node.lineno)
+    return found
+
+
+def _is_trivial(body: list[ast.stmt]) -> bool:
+    """Only a docstring, `pass` or `...`."""
+    for statement in body:
+        if isinstance(statement, ast.Pass):
+            continue
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue
+        return False
+    return True
+
+
+def _op_calls(function: ast.FunctionDef | None) -> tuple[OpCall, ...]:
+    if function is None:
+        return ()
+    calls = []
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            if isinstance(owner, ast.Name) and owner.id in ("op", "batch_op"):
+                first = node.args[0] if node.args else next(
+                    (k.value for k in node.keywords if k.arg in ("constraint_name", "index_name", "name")), None)
+                calls.append(OpCall(node.func.attr, node.lineno,
+                                    isinstance(first, ast.Constant) and first.value is None))
+    return tuple(sorted(calls, key=lambda call: call.line))
+
+
+def _message(tree: ast.Module, path: Path, revision: str | None) -> tuple[str, int]:
+    """The first line of the module docstring, as Alembic's template writes it; else the file name."""
+    docstring = ast.get_docstring(tree, clean=True)
+    if docstring and docstring.strip():
+        first = docstring.strip().splitlines()[0].strip()
+        if not re.match(r"^(Revision ID|Revises|Create Date):", first):
+            return first, tree.body[0].lineno
+    stem = path.stem
+    if revision and stem.startswith(revision):
+        stem = stem[len(revision):]
+    return stem.strip("_- ").replace("_", " "), 1
+
+
+def read_script(path: Path) -> MigrationScript:
+    source = path.read_text(encoding="utf-8")
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        raise ProjectLoadError(
+            f"The migration file cannot be read: SyntaxError: {exc.msg}",
+            fix="Fix the syntax error at that line; Alembic reads every migration file before it runs any.",
+            file=path,
+            line=exc.lineno,
+        ) from None
+    values = _assignments(tree)
+    revision_node, revision_line = values.get("revision", (None, 1))
+    revision = (_strings(revision_node) or (None,))[0]
+    down_node, down_line = values.get("down_revision", (None, revision_line))
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    upgrade, downgrade = functions.get("upgrade"), functions.get("downgrade")
+    message, message_line = _message(tree, path, revision)
+    return MigrationScript(
+        path=path,
+        source=source,
+        revision=revision,
+        down_revisions=_strings(down_node) or (),
+        branch_labels=_strings(values.get("branch_labels", (None, 0))[0]) or (),
+        depends_on=_strings(values.get("depends_on", (None, 0))[0]) or (),
+        message=message,
+        message_line=message_line,
+        revision_line=revision_line,
+        down_revision_line=down_line,
+        upgrade_ops=_op_calls(upgrade),
+        downgrade_ops=_op_calls(downgrade),
+        upgrade_is_empty=upgrade is None or _is_trivial(upgrade.body),
+        downgrade_is_empty=downgrade is None or _is_trivial(downgrade.body),
+        marked_irreversible=bool(IRREVERSIBLE_MARKER.search(source)),
+    )
+
+
+def migration_files(folders: tuple[Path, ...], recursive: bool = False) -> list[Path]:
+    files: list[Path] = []
+    for folder in folders:
+        pattern = "**/*.py" if recursive else "*.py"
+        files.extend(p for p in sorted(folder.glob(pattern)) if p.name != "__init__.py" and
+                     "__pycache__" not in p.parts)
+    return files

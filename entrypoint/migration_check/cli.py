@@ -18,6 +18,7 @@ from migration_check.config import (
     check_setup_sql,
     locate_alembic,
     parse_env_pairs,
+    parse_stages,
 )
 from migration_check.errors import EXIT_FINDINGS, EXIT_OK, CheckError, UsageError
 from migration_check.progress import Progress
@@ -61,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--preset", choices=PRESETS, help="create stand-ins for a platform's schemas")
     check.add_argument("--driver", choices=DRIVERS,
                        help="database driver for env.py (default: the one in the project's URL)")
+    check.add_argument("--base-ref", metavar="REF",
+                       help="a git ref to compare the migration history with (the pull request's base)")
+    check.add_argument("--only", metavar="STAGES",
+                       help="run only these stages: graph, history, apply, compare (comma-separated); "
+                       "graph and history need no database")
     check.add_argument("--report", type=Path, metavar="FILE", help="also write the JSON report to FILE")
     check.add_argument("--format", choices=FORMATS, default="text", dest="output_format",
                        help="what to print on stdout (default: text)")
@@ -94,6 +100,8 @@ def config_from_args(args: argparse.Namespace) -> CheckConfig:
         postgres_bin=args.postgres_bin,
         port=args.port,
         verbose=args.verbose,
+        base_ref=args.base_ref or None,
+        stages=parse_stages(args.only),
     )
 
 

@@ -13,6 +13,9 @@ from migration_check.findings import Severity
 PRESETS = ("supabase",)
 FORMATS = ("text", "json", "markdown", "sarif")
 DRIVERS = ("psycopg2", "psycopg", "asyncpg", "pg8000")
+# What --only selects: graph and history read the files (no database); apply and compare need one.
+STAGES = ("graph", "history", "apply", "compare")
+STATIC_STAGES = ("graph", "history")
 FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "notice": Severity.NOTICE, "never": None}
 
 
@@ -48,6 +51,25 @@ class CheckConfig:
     port: int | None = None
     verbose: bool = False
     excluded_schemas: tuple[str, ...] = field(default=())
+    base_ref: str | None = None
+    stages: tuple[str, ...] = STAGES
+
+    @property
+    def needs_database(self) -> bool:
+        return any(stage not in STATIC_STAGES for stage in self.stages)
+
+
+def parse_stages(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return STAGES
+    chosen = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [stage for stage in chosen if stage not in STAGES]
+    if unknown or not chosen:
+        raise UsageError(f"--only {text!r} names no known stage{': ' + ', '.join(unknown) if unknown else ''}.",
+                         fix=f"Choose from {', '.join(STAGES)}, separated by commas: --only graph,history.")
+    if "compare" in chosen and "apply" not in chosen:
+        chosen = ("apply", *chosen)  # the comparison needs the migrated database
+    return tuple(stage for stage in STAGES if stage in chosen)
 
 
 def _has_tool_alembic(pyproject: Path) -> bool:

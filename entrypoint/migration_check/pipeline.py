@@ -16,13 +16,14 @@ from migration_check.database import (
 )
 from migration_check.drivers import choose_driver
 from migration_check.environment import patched_environ, project_environment
-from migration_check.findings import Report
+from migration_check.findings import Report, Severity
 from migration_check.paths import relative_to_root, repository_root
 from migration_check.presets import PRESETS, Preset
 from migration_check.progress import Progress
 from migration_check.stages.apply import check_upgrade
 from migration_check.stages.compare import check_models
 from migration_check.stages.setup import run_setup
+from migration_check.stages.static import check_against_base, check_files, read_scripts
 
 
 def _open_database(config: CheckConfig, stack: contextlib.ExitStack) -> ScratchDatabase:
@@ -54,6 +55,10 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
         )
         note.text = f"{relative_to_root(location.main_file, root)}, driver {driver} ({why})"
 
+    _run_static_stages(config, project, root, report, progress)
+    if not config.needs_database:
+        report.timings = list(progress.timings)
+        return report
     try:
         _run_stages(config, project, driver, excluded, preset, root, report, progress)
     finally:
@@ -61,6 +66,29 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
             progress.say("── what env.py and Alembic printed ──\n" + project.output.rstrip())
     report.timings = list(progress.timings)
     return report
+
+
+def _run_static_stages(
+    config: CheckConfig, project: AlembicProject, root: Path, report: Report, progress: Progress
+) -> None:
+    """The rules that read the files only: they run first, and also where the project cannot be imported."""
+    if "graph" in config.stages:
+        with progress.step("graph", "checking the revision graph and each migration") as note:
+            scripts = read_scripts(project)
+            found = check_files(project, scripts, root)
+            report.findings.extend(found)
+            note.failed = any(f.severity >= Severity.ERROR for f in found)
+            note.text = f"{len(scripts)} files, {len(found)} finding{'s' if len(found) != 1 else ''}"
+    if "history" in config.stages:
+        if not config.base_ref:
+            report.skipped.append("history: no --base-ref, so edited, deleted and misplaced migrations were not "
+                                  "looked for")
+            return
+        with progress.step("history", f"comparing the history with {config.base_ref}") as note:
+            found = check_against_base(project, read_scripts(project), config.base_ref, root)
+            report.findings.extend(found)
+            note.failed = any(f.severity >= Severity.ERROR for f in found)
+            note.text = f"{len(found)} finding{'s' if len(found) != 1 else ''}"
 
 
 def _run_stages(
@@ -94,12 +122,16 @@ def _run_stages(
                 ran = run_setup(database, preset, config.setup_sql)
                 note.text = f"{ran} script{'s' if ran != 1 else ''}"
 
+        if "apply" not in config.stages:
+            return
         with progress.step("upgrade", "applying the migrations from scratch") as note:
             failures = check_upgrade(project, root)
             report.findings.extend(failures)
             note.failed = bool(failures)
             note.text = "failed" if failures else f"{len(revisions)} applied"
 
+        if "compare" not in config.stages:
+            return
         if failures:
             report.skipped.append("compare: the models were not compared because the upgrade failed")
         else:

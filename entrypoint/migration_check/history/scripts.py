@@ -108,8 +108,9 @@ def _message(tree: ast.Module, path: Path, revision: str | None) -> tuple[str, i
     return stem.strip("_- ").replace("_", " "), 1
 
 
-def read_script(path: Path) -> MigrationScript:
-    source = path.read_text(encoding="utf-8")
+def read_script(path: Path, source: str | None = None) -> MigrationScript:
+    """Read a migration from its file, or from `source` (its text at another commit)."""
+    source = path.read_text(encoding="utf-8") if source is None else source
     try:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:

@@ -27,7 +27,7 @@ def verdict(report: Report, threshold: Severity | None) -> str:
         for s in (Severity.ERROR, Severity.WARNING, Severity.NOTICE)
     )
     if not report.findings:
-        return "passed: the migrations apply from scratch and match the models"
+        return "passed: no findings"
     return f"{'failed' if report.fails(threshold) else 'passed with findings'}: {counts}"
 
 

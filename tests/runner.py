@@ -18,7 +18,7 @@ REPOSITORY = "acme/agents-service"
 PULL_NUMBER = 42
 
 
-def pull_request_payload(fork: bool = False) -> dict[str, object]:
+def pull_request_payload(fork: bool = False, base_sha: str = "a" * 40) -> dict[str, object]:
     """The fields of a real pull_request event that the action reads, in their real places."""
     base_repo = {"id": 1, "name": "agents-service", "full_name": REPOSITORY, "fork": False,
                  "owner": {"login": "acme"}}
@@ -31,7 +31,7 @@ def pull_request_payload(fork: bool = False) -> dict[str, object]:
             "state": "open",
             "title": "Add agent descriptions",
             "head": {"ref": "feature/descriptions", "sha": "b" * 40, "repo": head_repo},
-            "base": {"ref": "main", "sha": "a" * 40, "repo": base_repo},
+            "base": {"ref": "main", "sha": base_sha, "repo": base_repo},
         },
         "repository": base_repo,
         "sender": {"login": "contributor"},
@@ -55,8 +55,16 @@ def make_workspace(root: Path, examples: tuple[str, ...] = ("clean", "drift")) -
     for name in examples:
         shutil.copytree(EXAMPLES / name, workspace / "examples" / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run(["git", "init", "-q", str(workspace)], check=True)
+    # the base branch: the pull request's base commit, which the history rules compare with
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit",
+                                                "-qm", "base"]):
+        subprocess.run(["git", "-C", str(workspace), *args], check=True, capture_output=True)
     return workspace
+
+
+def head_commit(workspace: Path) -> str:
+    return subprocess.run(["git", "-C", str(workspace), "rev-parse", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()
 
 
 def read_outputs(path: Path) -> dict[str, str]:
@@ -76,10 +84,12 @@ def read_outputs(path: Path) -> dict[str, str]:
 
 
 def runner_environment(workspace: Path, files: Path, api_url: str, inputs: dict[str, str],
-                       event_name: str = "pull_request", fork: bool = False) -> dict[str, str]:
+                       event_name: str = "pull_request", fork: bool = False,
+                       base_sha: str | None = None) -> dict[str, str]:
     files.mkdir(parents=True, exist_ok=True)
     event = files / "event.json"
-    event.write_text(json.dumps(pull_request_payload(fork) if event_name.startswith("pull_request") else
+    event.write_text(json.dumps(pull_request_payload(fork, base_sha or head_commit(workspace))
+                                if event_name.startswith("pull_request") else
                                 {"ref": "refs/heads/main", "repository": {"full_name": REPOSITORY}}))
     environ = {
         "GITHUB_ACTIONS": "true",

@@ -215,3 +215,23 @@ def test_comment_file_for_the_fork_safe_recipe(github: FakeGitHub, tmp_path: Pat
     assert github.requests == []
     body = (workspace / "comment.md").read_text()
     assert body.startswith("<!-- migration-check:sticky examples/drift:alembic.ini#alembic -->")
+
+
+def test_history_rules_against_the_pull_requests_base(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    migration = workspace / "examples/clean/migrations/versions/0002_create_agents_and_agent_versions.py"
+    migration.write_text(migration.read_text().replace("length=200", "length=250", 1))
+    run = run_action(workspace, tmp_path / "files", github.url, {"working-directory": "examples/clean"})
+    assert run.status == 1, run.stdout + run.stderr
+    [annotation] = [a for a in run.annotations() if "modified-migration" in a]
+    assert annotation.startswith("::error file=examples/clean/migrations/versions/0002_create_agents_and_agent_"
+                                 "versions.py,line=")
+
+
+def test_missing_base_commit_skips_history_with_a_warning(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    run = run_action(workspace, tmp_path / "files", github.url,
+                     {"working-directory": "examples/clean", "base-ref": ""}, base_sha="f" * 40)
+    assert run.status == 0, run.stdout + run.stderr
+    [warning] = [a for a in run.annotations() if a.startswith("::warning")]
+    assert "title=History rules skipped" in warning and "fetch-depth: 0" in warning

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import REPO
 from fake_github import FakeGitHub
-from runner import PULL_NUMBER, make_workspace, pull_request_payload, read_outputs
+from runner import PULL_NUMBER, head_commit, make_workspace, pull_request_payload, read_outputs
 
 IMAGE = "migration-check:test"
 
@@ -49,7 +49,7 @@ def test_image_checks_drift_like_the_runner_runs_it(image: str, tmp_path: Path) 
     home, workflow, file_commands = (tmp_path / name for name in ("home", "workflow", "file_commands"))
     for folder in (home, workflow, file_commands):
         folder.mkdir()
-    (workflow / "event.json").write_text(json.dumps(pull_request_payload()))
+    (workflow / "event.json").write_text(json.dumps(pull_request_payload(base_sha=head_commit(workspace))))
     # real projects need extensions: pgvector and the contrib ones come with the image
     (workspace / "examples/drift/extensions.sql").write_text(
         "CREATE EXTENSION vector;\nCREATE EXTENSION pg_trgm;\nCREATE EXTENSION citext;\n"

@@ -21,6 +21,7 @@ from migration_check.github.comment import comment_body, publish
 from migration_check.github.event import RunContext
 from migration_check.github.inputs import ActionInputs
 from migration_check.github.workflow import append_summary, command, mask, set_outputs
+from migration_check.history.git import resolve_commit
 from migration_check.paths import relative_to_root
 from migration_check.progress import Progress
 from migration_check.reporters import json_report, markdown, sarif, text
@@ -74,7 +75,33 @@ def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
         setup_sql=setup_sql,
         preset=inputs.preset or None,
         fail_on=FAIL_ON[inputs.fail_on],
+        base_ref=_base_ref(inputs, context),
     )
+
+
+def _base_ref(inputs: ActionInputs, context: RunContext) -> str | None:
+    """The base-ref input, else the pull request's base commit. actions/checkout fetches one commit by default,
+    so a missing base is fetched; when that fails, an explicit base-ref is an error and the event's base only
+    skips the history rules, with a warning that says how to get them."""
+    ref = inputs.base_ref or context.base_sha
+    if not ref:
+        return None
+    try:
+        resolve_commit(context.workspace, ref)
+        return ref
+    except UsageError:
+        subprocess.run(["git", "-C", str(context.workspace), "fetch", "--no-tags", "--depth=1", "origin", ref],
+                       capture_output=True, check=False)
+    try:
+        resolve_commit(context.workspace, ref)
+        return ref
+    except UsageError:
+        if inputs.base_ref:
+            raise
+    command("warning", f"The pull request's base commit {ref[:12]} is not in the clone and could not be "
+            "fetched, so edited, deleted and misplaced migrations were not looked for. Check out with "
+            "`fetch-depth: 0` (actions/checkout) to get these rules.", title="History rules skipped")
+    return None
 
 
 def _write(path: Path, content: str) -> None:

@@ -217,3 +217,13 @@ def test_shallow_clone_with_and_without_the_base_commit(tmp_path: Path) -> None:
     assert run.status == 0, run.stderr
     assert run.report is not None and run.report["findings"] == []
     assert git(clone, "status", "--porcelain") == "", "the work tree is never touched"
+
+
+def test_static_rules_need_neither_an_importable_project_nor_a_database(tmp_path: Path) -> None:
+    """settings-env cannot even import without its settings: the file rules still run."""
+    from conftest import EXAMPLES
+
+    run = check(EXAMPLES / "settings-env", "--only", "graph,history", tmp_path=tmp_path)
+    assert run.status == 0, run.stderr
+    assert run.report is not None and run.report["server"] is None
+    assert any("no --base-ref" in reason for reason in run.report["skipped"])

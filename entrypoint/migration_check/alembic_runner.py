@@ -157,7 +157,7 @@ class AlembicProject:
 
     @property
     def recursive_versions(self) -> bool:
-        return bool(self.script.recursive_version_locations)
+        return bool(getattr(self.script, "recursive_version_locations", False))  # Alembic 1.10+
 
     def revision_files(self) -> dict[Path, str]:
         return {Path(rev.path).resolve(): rev.revision for rev in self.script.walk_revisions() if rev.path}

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 from alembic import autogenerate, command
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
 from sqlalchemy import exc as sa_exc
 
@@ -267,6 +268,40 @@ class AlembicProject:
             return MigrationFailure(revision, path, None, database_error_message(exc), statement, log)
         return None
 
+    def ordered_revisions(self) -> list[str]:
+        """Every revision, each after all of its parents (walk_revisions goes from the heads down)."""
+        return [script.revision for script in reversed(list(self.script.walk_revisions()))]
+
+    def run_steps(self, steps: list[Step], observe: Callable[[int, Any], None]) -> StepFailure | None:
+        """Run the planned steps in one pass of the project's env.py (so its engine, driver and settings apply),
+        calling observe(step index, connection) after each. Stops at the first step that raises."""
+        if not steps:
+            return None
+        revision_files = {revision: path for path, revision in self.revision_files().items()}
+        context_class = _observing_context(observe)
+
+        def plan(_revision: Any, _context: Any) -> list[Any]:
+            revisions = self.script.revision_map
+            return [RevisionStep(revisions, self.script.get_revision(step.revision), step.upgrade) for step in steps]
+
+        with self._running():
+            try:
+                with context_class(self.config, self.script, fn=plan, as_sql=False):
+                    self.script.run_env()
+                return None
+            except CheckError:
+                raise
+            except Exception as exc:
+                signals.raise_if_received()
+                index = context_class.completed
+                if index >= len(steps):
+                    raise self._file_error(exc, f"Running {self.env_py.name}") from None
+                path = revision_files.get(steps[index].revision)
+                frames = [f for link in reversed(_exception_chain(exc))
+                          for f in traceback.extract_tb(link.__traceback__)
+                          if path is not None and Path(f.filename).resolve() == path and f.name != "<module>"]
+                return StepFailure(index, path, frames[-1].lineno if frames else None, database_error_message(exc))
+
     def compare(self, excluded_schemas: tuple[str, ...]) -> Comparison:
         """Alembic's autogenerate comparison (what `alembic check` runs), through the project's env.py.
 
@@ -319,6 +354,43 @@ class AlembicProject:
             log=log.getvalue(),
             metadata=captured["metadata"],
         )
+
+
+@dataclass(frozen=True)
+class Step:
+    """One migration run in one direction, as the round trip plans it."""
+
+    revision: str
+    upgrade: bool
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    index: int  # which step of the plan raised
+    file: Path | None
+    line: int | None
+    error: str
+
+
+def _observing_context(observe: Callable[[int, Any], None]) -> type[EnvironmentContext]:
+    """An EnvironmentContext that adds our callback to whatever env.py passes to configure()."""
+
+    class Observed(EnvironmentContext):
+        completed = 0
+
+        def configure(self, *args: Any, **kwargs: Any) -> None:
+            projects_callback = kwargs.get("on_version_apply")
+
+            def after_step(**info: Any) -> None:
+                if projects_callback is not None:
+                    projects_callback(**info)
+                observe(Observed.completed, info["ctx"].connection)
+                Observed.completed += 1
+
+            kwargs["on_version_apply"] = after_step
+            super().configure(*args, **kwargs)
+
+    return Observed
 
 
 def _render(ops: Any, context: Any) -> str:

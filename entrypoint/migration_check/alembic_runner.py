@@ -274,26 +274,27 @@ class AlembicProject:
 
     def run_steps(self, steps: list[Step], observe: Callable[[int, Any], None]) -> StepFailure | None:
         """Run the planned steps in one pass of the project's env.py (so its engine, driver and settings apply),
-        calling observe(step index, connection) after each. Stops at the first step that raises."""
+        calling observe(step index, migration context) after each. Stops at the first step that raises."""
         if not steps:
             return None
         revision_files = {revision: path for path, revision in self.revision_files().items()}
-        context_class = _observing_context(observe)
 
         def plan(_revision: Any, _context: Any) -> list[Any]:
             revisions = self.script.revision_map
             return [RevisionStep(revisions, self.script.get_revision(step.revision), step.upgrade) for step in steps]
 
         with self._running():
+            environment = EnvironmentContext(self.config, self.script, fn=plan, as_sql=False)
+            counter = _observe_steps(environment, observe)
             try:
-                with context_class(self.config, self.script, fn=plan, as_sql=False):
+                with environment:
                     self.script.run_env()
                 return None
             except CheckError:
                 raise
             except Exception as exc:
                 signals.raise_if_received()
-                index = context_class.completed
+                index = counter.completed
                 if index >= len(steps):
                     raise self._file_error(exc, f"Running {self.env_py.name}") from None
                 path = revision_files.get(steps[index].revision)
@@ -372,25 +373,37 @@ class StepFailure:
     error: str
 
 
-def _observing_context(observe: Callable[[int, Any], None]) -> type[EnvironmentContext]:
-    """An EnvironmentContext that adds our callback to whatever env.py passes to configure()."""
+@dataclass
+class _StepCounter:
+    completed: int = 0
 
-    class Observed(EnvironmentContext):
-        completed = 0
 
-        def configure(self, *args: Any, **kwargs: Any) -> None:
-            projects_callback = kwargs.get("on_version_apply")
+def _observe_steps(environment: EnvironmentContext, observe: Callable[[int, Any], None]) -> _StepCounter:
+    """Add our callback to whatever env.py passes to configure(). The module-level `context.configure` is bound
+    from the instance when the context is entered, so an instance attribute is enough (a subclass would not get
+    Alembic's module proxy)."""
+    counter = _StepCounter()
+    configure = environment.configure
 
-            def after_step(**info: Any) -> None:
-                if projects_callback is not None:
-                    projects_callback(**info)
-                observe(Observed.completed, info["ctx"].connection)
-                Observed.completed += 1
+    def configure_with_observer(*args: Any, **kwargs: Any) -> None:
+        projects_callback = kwargs.get("on_version_apply")
 
-            kwargs["on_version_apply"] = after_step
-            super().configure(*args, **kwargs)
+        def after_step(**info: Any) -> None:
+            if projects_callback is not None:
+                projects_callback(**info)
+            # SQLAlchemy notes in the DDL runner (Alembic's impl, alive for the whole run) which enum types it
+            # created, and skips them the next time; separate `alembic` commands start afresh, so we do too.
+            memo = getattr(info["ctx"].impl, "memo", None)
+            if isinstance(memo, dict):
+                memo.clear()
+            observe(counter.completed, info["ctx"])
+            counter.completed += 1
 
-    return Observed
+        kwargs["on_version_apply"] = after_step
+        configure(*args, **kwargs)
+
+    environment.configure = configure_with_observer  # type: ignore[method-assign]
+    return counter
 
 
 def _render(ops: Any, context: Any) -> str:

@@ -14,6 +14,7 @@ from migration_check.config import (
     FAIL_ON,
     FORMATS,
     PRESETS,
+    ROUNDTRIP_MODES,
     CheckConfig,
     check_setup_sql,
     locate_alembic,
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--only", metavar="STAGES",
                        help="run only these stages: graph, history, apply, compare (comma-separated); "
                        "graph and history need no database")
+    check.add_argument("--roundtrip", choices=ROUNDTRIP_MODES, default="auto",
+                       help="downgrade and re-apply: changed (the change's revisions), full (the whole history), "
+                       "off; auto (the default) is changed with --base-ref, else full")
     check.add_argument("--report", type=Path, metavar="FILE", help="also write the JSON report to FILE")
     check.add_argument("--format", choices=FORMATS, default="text", dest="output_format",
                        help="what to print on stdout (default: text)")
@@ -102,6 +106,7 @@ def config_from_args(args: argparse.Namespace) -> CheckConfig:
         verbose=args.verbose,
         base_ref=args.base_ref or None,
         stages=parse_stages(args.only),
+        roundtrip=args.roundtrip,
     )
 
 

@@ -14,7 +14,8 @@ PRESETS = ("supabase",)
 FORMATS = ("text", "json", "markdown", "sarif")
 DRIVERS = ("psycopg2", "psycopg", "asyncpg", "pg8000")
 # What --only selects: graph and history read the files (no database); apply and compare need one.
-STAGES = ("graph", "history", "apply", "compare")
+STAGES = ("graph", "history", "apply", "roundtrip", "compare")
+ROUNDTRIP_MODES = ("auto", "changed", "full", "off")
 STATIC_STAGES = ("graph", "history")
 FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "notice": Severity.NOTICE, "never": None}
 
@@ -53,6 +54,16 @@ class CheckConfig:
     excluded_schemas: tuple[str, ...] = field(default=())
     base_ref: str | None = None
     stages: tuple[str, ...] = STAGES
+    roundtrip: str = "auto"
+
+    @property
+    def roundtrip_mode(self) -> str:
+        """off, changed or full: auto is changed with a base ref (only the change's revisions), else full."""
+        if "roundtrip" not in self.stages or self.roundtrip == "off":
+            return "off"
+        if self.roundtrip == "auto":
+            return "changed" if self.base_ref else "full"
+        return self.roundtrip
 
     @property
     def needs_database(self) -> bool:
@@ -67,8 +78,8 @@ def parse_stages(text: str | None) -> tuple[str, ...]:
     if unknown or not chosen:
         raise UsageError(f"--only {text!r} names no known stage{': ' + ', '.join(unknown) if unknown else ''}.",
                          fix=f"Choose from {', '.join(STAGES)}, separated by commas: --only graph,history.")
-    if "compare" in chosen and "apply" not in chosen:
-        chosen = ("apply", *chosen)  # the comparison needs the migrated database
+    if ("compare" in chosen or "roundtrip" in chosen) and "apply" not in chosen:
+        chosen = ("apply", *chosen)  # they need the migrated database
     return tuple(stage for stage in STAGES if stage in chosen)
 
 

@@ -16,14 +16,16 @@ from migration_check.database import (
 )
 from migration_check.drivers import choose_driver
 from migration_check.environment import patched_environ, project_environment
-from migration_check.findings import Report, Severity
+from migration_check.findings import Finding, Report, Severity
 from migration_check.paths import relative_to_root, repository_root
 from migration_check.presets import PRESETS, Preset
 from migration_check.progress import Progress
+from migration_check.rules import UPGRADE_FAILED
 from migration_check.stages.apply import check_upgrade
 from migration_check.stages.compare import check_models
+from migration_check.stages.roundtrip import check_roundtrip
 from migration_check.stages.setup import run_setup
-from migration_check.stages.static import check_against_base, check_files, read_scripts
+from migration_check.stages.static import check_against_base, check_files, read_scripts, revisions_at
 
 
 def _open_database(config: CheckConfig, stack: contextlib.ExitStack) -> ScratchDatabase:
@@ -124,11 +126,32 @@ def _run_stages(
 
         if "apply" not in config.stages:
             return
-        with progress.step("upgrade", "applying the migrations from scratch") as note:
-            failures = check_upgrade(project, root)
-            report.findings.extend(failures)
-            note.failed = bool(failures)
-            note.text = "failed" if failures else f"{len(revisions)} applied"
+        failures: list[Finding] = []
+        mode = config.roundtrip_mode
+        if mode != "off":
+            with progress.step("roundtrip", f"round trip ({mode}): apply, downgrade, apply again") as note:
+                changed = revisions_at(project, config.base_ref, root) if mode == "changed" and config.base_ref \
+                    else None
+                everything = set(project.ordered_revisions())
+                outcome = check_roundtrip(project, database, read_scripts(project),
+                                          None if changed is None else everything - changed, excluded, root)
+                report.findings.extend(outcome.findings)
+                report.skipped.extend(outcome.notes)
+                failures = [f for f in outcome.findings if f.rule == UPGRADE_FAILED.id]
+                note.failed = any(f.severity >= Severity.ERROR for f in outcome.findings)
+                note.text = f"{outcome.steps} steps" + (", failed" if not outcome.at_head else "")
+            if not outcome.at_head and not failures:
+                with progress.step("upgrade", "applying the migrations to head for the comparison") as note:
+                    failures = check_upgrade(project, root)
+                    report.findings.extend(failures)
+        else:
+            with progress.step("upgrade", "applying the migrations from scratch") as note:
+                failures = check_upgrade(project, root)
+                report.findings.extend(failures)
+                note.failed = bool(failures)
+                note.text = "failed" if failures else f"{len(revisions)} applied"
+        if mode == "off" and "roundtrip" in config.stages:
+            report.skipped.append("roundtrip: off")
 
         if "compare" not in config.stages:
             return

@@ -100,6 +100,8 @@ def query(skipped_schemas: tuple[str, ...], version_table: str = "alembic_versio
 
 
 def take(connection: Any, sql: str) -> Snapshot:
-    """Through the project's own SQLAlchemy connection (sync, or an async one's run_sync side)."""
-    rows = connection.exec_driver_sql(sql).fetchall()
+    """Through the project's own SQLAlchemy connection (sync, or an async one's run_sync side), or a psycopg
+    connection of the tool's own."""
+    execute = getattr(connection, "exec_driver_sql", None) or connection.execute
+    rows = execute(sql).fetchall()
     return Snapshot(frozenset((str(kind), str(name), str(definition or "")) for kind, name, definition in rows))

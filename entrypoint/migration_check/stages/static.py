@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 from migration_check.alembic_runner import AlembicProject
+from migration_check.errors import ProjectLoadError
 from migration_check.findings import Finding
+from migration_check.history.git import files_at, resolve_commit
 from migration_check.history.scripts import MigrationScript, migration_files, read_script
 from migration_check.stages.graph import check_graph
 from migration_check.stages.history import check_history
@@ -40,6 +42,21 @@ def check_files(project: AlembicProject, scripts: list[MigrationScript], root: P
     for script in scripts:
         findings.extend(check_script(script, root, convention))
     return findings
+
+
+def revisions_at(project: AlembicProject, base_ref: str, root: Path) -> set[str]:
+    """The revision ids at the base ref, read from git."""
+    commit = resolve_commit(root, base_ref)
+    found: set[str] = set()
+    for folder in project.version_folders():
+        for path, text in files_at(root, commit, folder, project.recursive_versions).items():
+            try:
+                revision = read_script(path, text).revision
+            except ProjectLoadError:
+                continue
+            if revision:
+                found.add(revision)
+    return found
 
 
 def check_against_base(project: AlembicProject, scripts: list[MigrationScript], base_ref: str,

@@ -19,11 +19,13 @@ def git(repository: Path, *args: str) -> str:
 def migration(revision: str, down: str | tuple[str, ...] | None, message: str,
               upgrade: str = 'op.add_column("agents", sa.Column("description", sa.Text(), nullable=True))',
               downgrade: str = 'op.drop_column("agents", "description")', extra: str = "") -> str:
-    return textwrap.dedent(f'''\
+    """A migration file as Alembic's template writes it. Bodies are one statement, or several lines already
+    indented by four spaces after the first."""
+    template = textwrap.dedent('''\
         """{message}
 
         Revision ID: {revision}
-        Revises: {down or ""}
+        Revises: {revises}
         """
         import sqlalchemy as sa
         from alembic import op
@@ -41,6 +43,8 @@ def migration(revision: str, down: str | tuple[str, ...] | None, message: str,
         def downgrade():
             {downgrade}
         ''')
+    return template.format(message=message, revision=revision, revises=down or "", down=down, extra=extra,
+                           upgrade=upgrade, downgrade=downgrade)
 
 
 def repository(tmp_path: Path) -> tuple[Path, str]:

@@ -28,7 +28,7 @@ def test_passing_examples(example: str, extra: list[str], tmp_path: Path) -> Non
     assert run.report is not None
     assert run.report["server"]["kind"] == "embedded"
     assert run.report["server"]["version"].startswith("18")
-    assert set(run.report["timings"]) >= {"database", "upgrade", "compare"}
+    assert set(run.report["timings"]) >= {"database", "roundtrip", "compare"}
     assert "passed" in run.stdout
 
 
@@ -96,7 +96,7 @@ def test_text_report_groups_by_rule_and_names_steps(tmp_path: Path) -> None:
     assert run.status == 1
     assert "error [model-drift]" in run.stdout
     assert "fix: Add a migration" in run.stdout
-    for step in ("starting a throwaway PostgreSQL", "applying the migrations", "comparing the models"):
+    for step in ("starting a throwaway PostgreSQL", "round trip (full)", "comparing the models"):
         assert step in run.stderr
     assert "PostgreSQL 18" in run.stderr
 

@@ -41,7 +41,19 @@ def _delete_0003(project: Path) -> None:
     (project / "migrations/versions/0003_create_runs_and_api_keys.py").unlink()
 
 
+def full_history(*files: tuple[str, str]) -> Case:
+    """The clean example plus these migrations, checked whole (round trip in full mode), on a database."""
+    def build(tmp: Path) -> tuple[Path, list[str]]:
+        project, _base = repository(tmp)
+        for name, text in files:
+            (project / "migrations" / "versions" / name).write_text(text)
+        return project, ["--fail-on", "never"]
+
+    return build
+
+
 GOOD_CHANGE = changed(GOOD)
+GOOD_HISTORY = full_history(GOOD)
 # rule id -> (a project and flags where it fires, one where it does not)
 CASES: dict[str, tuple[Case, Case]] = {
     "upgrade-failed": (example("failing-migration"), example("clean")),
@@ -63,6 +75,17 @@ CASES: dict[str, tuple[Case, Case]] = {
         'op.drop_constraint(None, "agents", type_="foreignkey")'))), GOOD_CHANGE),
     "missing-downgrade": (changed(("a.py", migration("0004", "0003", "add agent tags", downgrade="pass"))),
                           GOOD_CHANGE),
+    "downgrade-failed": (full_history(("a.py", migration("0004", "0003", "add agent description",
+                                                         downgrade='op.drop_column("agents", "descr")'))),
+                         GOOD_HISTORY),
+    "roundtrip-mismatch": (full_history(("a.py", migration("0004", "0003", "add agent description",
+                                                           downgrade='op.execute("SELECT 1")'))), GOOD_HISTORY),
+    "upgrade-not-idempotent": (full_history(("a.py", migration(
+        "0004", "0003", "create the run number sequence", 'op.execute("CREATE SEQUENCE run_numbers")',
+        'op.execute("SELECT 1")'))), GOOD_HISTORY),
+    "irreversible-migration": (full_history(("a.py", migration(
+        "0004", "0003", "add agent description", downgrade="raise NotImplementedError",
+        extra="# migration-check: irreversible - the descriptions are derived"))), GOOD_HISTORY),
 }
 
 

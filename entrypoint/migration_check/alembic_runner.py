@@ -301,6 +301,9 @@ class AlembicProject:
                 frames = [f for link in reversed(_exception_chain(exc))
                           for f in traceback.extract_tb(link.__traceback__)
                           if path is not None and Path(f.filename).resolve() == path and f.name != "<module>"]
+                if not frames and not isinstance(exc, sa_exc.DBAPIError):
+                    # not raised by a migration: env.py or the project failed to load or connect
+                    raise self._file_error(exc, f"Running {self.env_py.name}") from None
                 return StepFailure(index, path, frames[-1].lineno if frames else None, database_error_message(exc))
 
     def compare(self, excluded_schemas: tuple[str, ...]) -> Comparison:

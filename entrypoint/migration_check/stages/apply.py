@@ -30,27 +30,23 @@ def hint_for(error: str) -> str | None:
     return next((hint for pattern, hint in _HINTS if pattern.search(error)), None)
 
 
+def upgrade_failure(revision: str | None, file: str | None, line: int | None, error: str,
+                    statement: str | None = None) -> Finding:
+    """The upgrade-failed finding, with the statement and a hint where the failure suggests one."""
+    where = f"revision {revision}" if revision else "a migration"
+    details: dict[str, object] = {"error": error}
+    if statement:
+        details["statement"] = statement.strip()
+    hint = hint_for(error)
+    if hint:
+        details["hint"] = hint
+    return Finding(UPGRADE_FAILED.id, UPGRADE_FAILED.severity, f"Applying {where} failed: {error.splitlines()[0]}",
+                   file, line, revision, details)
+
+
 def check_upgrade(project: AlembicProject, root: Path) -> list[Finding]:
     failure = project.upgrade()
     if failure is None:
         return []
-    where = f"revision {failure.revision}" if failure.revision else "a migration"
-    file = relative_to_root(failure.file, root)
-    message = f"Applying {where} failed: {failure.error.splitlines()[0]}"
-    details: dict[str, object] = {"error": failure.error}
-    if failure.statement:
-        details["statement"] = failure.statement.strip()
-    hint = hint_for(failure.error)
-    if hint:
-        details["hint"] = hint
-    return [
-        Finding(
-            rule=UPGRADE_FAILED.id,
-            severity=UPGRADE_FAILED.severity,
-            message=message,
-            file=file,
-            line=failure.line,
-            revision=failure.revision,
-            details=details,
-        )
-    ]
+    return [upgrade_failure(failure.revision, relative_to_root(failure.file, root), failure.line, failure.error,
+                            failure.statement)]

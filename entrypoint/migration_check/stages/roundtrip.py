@@ -27,6 +27,7 @@ from migration_check.rules import (
     UPGRADE_NOT_IDEMPOTENT,
     Rule,
 )
+from migration_check.stages.apply import upgrade_failure
 
 MAX_LISTED = 12  # differences listed in one finding's message; all of them are in its details
 
@@ -137,10 +138,13 @@ def check_roundtrip(
         file = relative_to_root(failure.file, root) if failure.file else where(step.revision)[0]
         verb = "Applying" if step.upgrade else "Downgrading"
         again = " again" if role in (RE_UP, FINAL_UP) else ""
-        outcome.findings.append(Finding(rule.id, rule.severity,
-                                        f"{verb}{again} revision {step.revision} failed: "
-                                        f"{failure.error.splitlines()[0]}",
-                                        file, failure.line, step.revision, {"error": failure.error, "step": role}))
+        if rule is UPGRADE_FAILED:
+            outcome.findings.append(upgrade_failure(step.revision, file, failure.line, failure.error))
+        else:
+            outcome.findings.append(Finding(rule.id, rule.severity,
+                                            f"{verb}{again} revision {step.revision} failed: "
+                                            f"{failure.error.splitlines()[0]}",
+                                            file, failure.line, step.revision, {"error": failure.error, "step": role}))
         outcome.at_head = False
         outcome.upgrade_failed = rule is UPGRADE_FAILED
     return outcome

@@ -1,0 +1,170 @@
+"""The round trip on the real throwaway server: each rule's failing and passing cases, and the histories the
+issue names (a forgotten column, the wrong table, an enum left behind, an autocommit block, a branchy history
+with a merge, an async env.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import check, copy_example, edit
+from history_projects import add, migration, repository
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+ADD_TWO = ('op.add_column("agents", sa.Column("description", sa.Text()))\n'
+           '    op.add_column("agents", sa.Column("notes", sa.Text()))')
+
+
+def project_with(tmp_path: Path, *files: tuple[str, str]) -> Path:
+    project, _base = repository(tmp_path)
+    for name, text in files:
+        add(project, name, text)
+    return project
+
+
+def rules_of(run) -> list[str]:  # type: ignore[no-untyped-def]
+    return run.rules()
+
+
+def finding(run, rule: str) -> dict:  # type: ignore[no-untyped-def]
+    [found] = [f for f in run.report["findings"] if f["rule"] == rule]
+    return found
+
+
+def test_a_downgrade_that_forgets_a_column(tmp_path: Path) -> None:
+    project = project_with(tmp_path, ("0004_a.py", migration("0004", "0003", "add agent description and notes",
+                                                            ADD_TWO, 'op.drop_column("agents", "description")')))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    mismatch = finding(run, "roundtrip-mismatch")
+    assert mismatch["revision"] == "0004"
+    assert mismatch["details"]["differences"] == ["left over: column public.agents.notes (text NULL)"]
+    assert mismatch["file"].endswith("0004_a.py")
+
+
+def test_a_downgrade_that_drops_the_wrong_table(tmp_path: Path) -> None:
+    project = project_with(tmp_path, ("0004_a.py", migration(
+        "0004", "0003", "create agent tags",
+        'op.create_table("agent_tags", sa.Column("id", sa.Integer(), primary_key=True))',
+        'op.drop_table("api_keys")')))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    differences = finding(run, "roundtrip-mismatch")["details"]["differences"]
+    assert "left over: table public.agent_tags" in differences
+    assert "missing: table public.api_keys" in differences
+    assert "missing: unique constraint public.api_keys.uq_api_keys_key_hash (UNIQUE (key_hash))" in differences
+
+
+ENUM_TABLE = ('op.create_table("agent_states", sa.Column("id", sa.Integer(), primary_key=True), '
+              'sa.Column("state", sa.Enum("draft", "live", name="agent_status")))')
+
+
+def test_an_enum_type_that_stays_behind(tmp_path: Path) -> None:
+    project = project_with(tmp_path, ("0004_a.py", migration(
+        "0004", "0003", "create agent states", ENUM_TABLE, 'op.drop_table("agent_states")')))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    differences = finding(run, "roundtrip-mismatch")["details"]["differences"]
+    assert differences == ["left over: enum type public.agent_status (draft, live)"]
+    assert "upgrade-not-idempotent" in rules_of(run), "the second upgrade finds the type already there"
+
+
+def test_the_enum_dropped_too_passes(tmp_path: Path) -> None:
+    project = project_with(tmp_path, ("0004_a.py", migration(
+        "0004", "0003", "create agent states", ENUM_TABLE,
+        'op.drop_table("agent_states")\n    sa.Enum(name="agent_status").drop(op.get_bind())')))
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 1 and rules_of(run) == ["model-drift"], "the models lack the table: nothing else"
+
+
+def test_a_migration_with_an_autocommit_block(tmp_path: Path) -> None:
+    project = project_with(tmp_path, ("0004_a.py", migration(
+        "0004", "0003", "index agents by name concurrently",
+        'with op.get_context().autocommit_block():\n'
+        '        op.create_index("ix_agents_name", "agents", ["name"], postgresql_concurrently=True)',
+        'with op.get_context().autocommit_block():\n'
+        '        op.drop_index("ix_agents_name", table_name="agents", postgresql_concurrently=True)')))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    assert [r for r in rules_of(run) if r != "model-drift"] == [], run.stdout
+
+
+def test_a_branchy_history_with_a_merge(tmp_path: Path) -> None:
+    project = project_with(
+        tmp_path,
+        ("0004a.py", migration("0004a", "0003", "add agent description")),
+        ("0004b.py", migration("0004b", "0003", "add run cost",
+                               'op.add_column("runs", sa.Column("cost", sa.Integer()))', "pass")),
+        ("0005.py", migration("0005", ("0004a", "0004b"), "merge description and cost", "pass", "pass")))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    mismatch = finding(run, "roundtrip-mismatch")
+    assert mismatch["revision"] == "0004b"
+    assert mismatch["details"]["differences"] == ["left over: column public.runs.cost (integer NULL)"]
+    assert "multiple-heads" not in rules_of(run)
+
+
+def test_an_async_env_py(tmp_path: Path) -> None:
+    project = copy_example("async-env", tmp_path)
+    edit(tmp_path / "clean/migrations/versions/0003_create_runs_and_api_keys.py",
+         '    op.drop_table("api_keys")', '    op.drop_table("api_key")')
+    run = check(project, tmp_path=tmp_path)
+    failed = finding(run, "downgrade-failed")
+    assert failed["revision"] == "0003" and 'table "api_key" does not exist' in failed["message"]
+    source = (tmp_path / "clean/migrations/versions/0003_create_runs_and_api_keys.py").read_text().splitlines()
+    assert 'op.drop_table("api_key")' in source[failed["line"] - 1]
+    assert "compare" in run.report["timings"], "the check still compares the models after the failure"
+
+
+def test_upgrade_that_cannot_run_twice(tmp_path: Path) -> None:
+    project = project_with(tmp_path, ("0004_a.py", migration(
+        "0004", "0003", "create the run number sequence", 'op.execute("CREATE SEQUENCE run_numbers")',
+        'op.execute("SELECT 1")')))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    again = finding(run, "upgrade-not-idempotent")
+    assert 'relation "run_numbers" already exists' in again["message"]
+    assert finding(run, "roundtrip-mismatch")["details"]["differences"] == [
+        "left over: sequence public.run_numbers"]
+
+
+def test_irreversible_migration_is_a_notice_and_skips_its_round_trip(tmp_path: Path) -> None:
+    project = project_with(tmp_path, ("0004_a.py", migration(
+        "0004", "0003", "add agent description", downgrade='raise NotImplementedError("cannot undo")',
+        extra="# migration-check: irreversible - old descriptions are gone")))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    notice = finding(run, "irreversible-migration")
+    assert notice["severity"] == "notice" and notice["revision"] == "0004"
+    assert "downgrade-failed" not in rules_of(run)
+    assert any("downgrade to base was skipped" in reason for reason in run.report["skipped"])
+
+
+def test_changed_mode_takes_only_the_changes_revisions(tmp_path: Path) -> None:
+    project, base = repository(tmp_path)
+    third = project / "migrations/versions/0003_create_runs_and_api_keys.py"
+    edit(third, '    op.drop_table("api_keys")\n', "")  # an old bug, already on the base branch
+    from history_projects import git
+
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "old bug")
+    base = git(tmp_path, "rev-parse", "HEAD")
+    add(project, "0004_a.py", migration("0004", "0003", "add agent description"))
+    changed = check(project, "--base-ref", base, "--fail-on", "never", tmp_path=tmp_path)
+    assert "roundtrip-mismatch" not in rules_of(changed), "0003 is not the change's"
+    (tmp_path / "report.json").unlink()
+    full = check(project, "--base-ref", base, "--roundtrip", "full", "--fail-on", "never", tmp_path=tmp_path)
+    assert finding(full, "roundtrip-mismatch")["revision"] == "0003"
+
+
+def test_full_mode_ends_with_nothing_left_at_base(tmp_path: Path) -> None:
+    project = project_with(tmp_path, ("0004_a.py", migration(
+        "0004", "0003", "create the search function",
+        'op.execute("CREATE OR REPLACE FUNCTION agent_search(q text) RETURNS int LANGUAGE sql AS \'SELECT 1\'")',
+        'op.execute("SELECT 1")')))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    messages = [f["message"] for f in run.report["findings"] if f["rule"] == "roundtrip-mismatch"]
+    assert any("left over: function public.agent_search(q text)" in m for m in messages)
+    assert any("After downgrading everything to base" in m for m in messages)
+
+
+def test_roundtrip_off(tmp_path: Path) -> None:
+    project = project_with(tmp_path, ("0004_a.py", migration("0004", "0003", "add agent description and notes",
+                                                            ADD_TWO, 'op.drop_column("agents", "description")')))
+    run = check(project, "--roundtrip", "off", "--fail-on", "never", tmp_path=tmp_path)
+    assert "roundtrip-mismatch" not in rules_of(run)
+    assert "upgrade" in run.report["timings"] and "roundtrip" not in run.report["timings"]

@@ -76,6 +76,7 @@ def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
         preset=inputs.preset or None,
         fail_on=FAIL_ON[inputs.fail_on],
         base_ref=_base_ref(inputs, context),
+        roundtrip=inputs.roundtrip,
     )
 
 

@@ -63,6 +63,17 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
     return chain
 
 
+def _lines_in(exc: BaseException, files: set[Path]) -> list[tuple[Path, int]]:
+    """(file, line) of each frame of the migrations' own code that the exception passed through, outermost
+    first; async env.py chains the exception through the event loop, so every link of the chain is read."""
+    return [
+        (Path(frame.filename).resolve(), frame.lineno or 0)
+        for link in reversed(_exception_chain(exc))
+        for frame in traceback.extract_tb(link.__traceback__)
+        if frame.name != "<module>" and Path(frame.filename).resolve() in files
+    ]
+
+
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else text
 
@@ -249,12 +260,7 @@ class AlembicProject:
         self, exc: BaseException, revision_files: dict[Path, str], log: str
     ) -> MigrationFailure | None:
         """A failure inside a migration's own code: the deepest frame in a revision file names the line."""
-        in_revision = [
-            (Path(frame.filename).resolve(), frame.lineno)
-            for link in reversed(_exception_chain(exc))  # async env.py chains through the event loop
-            for frame in traceback.extract_tb(link.__traceback__)
-            if frame.name != "<module>" and Path(frame.filename).resolve() in revision_files
-        ]
+        in_revision = _lines_in(exc, set(revision_files))
         statement = getattr(exc, "statement", None)
         if in_revision:
             path, line = in_revision[-1]
@@ -298,13 +304,11 @@ class AlembicProject:
                 if index >= len(steps):
                     raise self._file_error(exc, f"Running {self.env_py.name}") from None
                 path = revision_files.get(steps[index].revision)
-                frames = [f for link in reversed(_exception_chain(exc))
-                          for f in traceback.extract_tb(link.__traceback__)
-                          if path is not None and Path(f.filename).resolve() == path and f.name != "<module>"]
-                if not frames and not isinstance(exc, sa_exc.DBAPIError):
+                lines = _lines_in(exc, {path} if path else set())
+                if not lines and not isinstance(exc, sa_exc.DBAPIError):
                     # not raised by a migration: env.py or the project failed to load or connect
                     raise self._file_error(exc, f"Running {self.env_py.name}") from None
-                return StepFailure(index, path, frames[-1].lineno if frames else None, database_error_message(exc))
+                return StepFailure(index, path, lines[-1][1] if lines else None, database_error_message(exc))
 
     def compare(self, excluded_schemas: tuple[str, ...]) -> Comparison:
         """Alembic's autogenerate comparison (what `alembic check` runs), through the project's env.py.

@@ -16,10 +16,11 @@ from migration_check.database import (
 )
 from migration_check.drivers import choose_driver
 from migration_check.environment import patched_environ, project_environment
-from migration_check.findings import Finding, Report, Severity
+from migration_check.findings import Finding, Report
+from migration_check.history.scripts import MigrationScript
 from migration_check.paths import relative_to_root, repository_root
 from migration_check.presets import PRESETS, Preset
-from migration_check.progress import Progress
+from migration_check.progress import Progress, counted
 from migration_check.rules import UPGRADE_FAILED
 from migration_check.stages.apply import check_upgrade
 from migration_check.stages.compare import check_models
@@ -57,12 +58,14 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
         )
         note.text = f"{relative_to_root(location.main_file, root)}, driver {driver} ({why})"
 
-    _run_static_stages(config, project, root, report, progress)
+    # Read once: the graph, history and round-trip stages all work from the same parsed files.
+    scripts = read_scripts(project)
+    _run_static_stages(config, project, scripts, root, report, progress)
     if not config.needs_database:
         report.timings = list(progress.timings)
         return report
     try:
-        _run_stages(config, project, driver, excluded, preset, root, report, progress)
+        _run_stages(config, project, scripts, driver, excluded, preset, root, report, progress)
     finally:
         if config.verbose and project.output.strip():
             progress.say("── what env.py and Alembic printed ──\n" + project.output.rstrip())
@@ -71,31 +74,34 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
 
 
 def _run_static_stages(
-    config: CheckConfig, project: AlembicProject, root: Path, report: Report, progress: Progress
+    config: CheckConfig,
+    project: AlembicProject,
+    scripts: list[MigrationScript],
+    root: Path,
+    report: Report,
+    progress: Progress,
 ) -> None:
     """The rules that read the files only: they run first, and also where the project cannot be imported."""
     if "graph" in config.stages:
         with progress.step("graph", "checking the revision graph and each migration") as note:
-            scripts = read_scripts(project)
             found = check_files(project, scripts, root)
             report.findings.extend(found)
-            note.failed = any(f.severity >= Severity.ERROR for f in found)
-            note.text = f"{len(scripts)} files, {len(found)} finding{'s' if len(found) != 1 else ''}"
+            note.findings(found, prefix=f"{counted(len(scripts), 'file')}, ")
     if "history" in config.stages:
         if not config.base_ref:
             report.skipped.append("history: no --base-ref, so edited, deleted and misplaced migrations were not "
                                   "looked for")
             return
         with progress.step("history", f"comparing the history with {config.base_ref}") as note:
-            found = check_against_base(project, read_scripts(project), config.base_ref, root)
+            found = check_against_base(project, scripts, config.base_ref, root)
             report.findings.extend(found)
-            note.failed = any(f.severity >= Severity.ERROR for f in found)
-            note.text = f"{len(found)} finding{'s' if len(found) != 1 else ''}"
+            note.findings(found)
 
 
 def _run_stages(
     config: CheckConfig,
     project: AlembicProject,
+    scripts: list[MigrationScript],
     driver: str,
     excluded: tuple[str, ...],
     preset: Preset | None,
@@ -117,12 +123,12 @@ def _run_stages(
 
         with progress.step("revisions", "reading the migrations") as note:
             revisions = project.load_revisions()
-            note.text = f"{len(revisions)} revisions"
+            note.text = counted(len(revisions), "revision")
 
         if preset or config.setup_sql:
             with progress.step("setup", "running setup SQL") as note:
                 ran = run_setup(database, preset, config.setup_sql)
-                note.text = f"{ran} script{'s' if ran != 1 else ''}"
+                note.text = counted(ran, "script")
 
         if "apply" not in config.stages:
             return
@@ -130,16 +136,13 @@ def _run_stages(
         mode = config.roundtrip_mode
         if mode != "off":
             with progress.step("roundtrip", f"round trip ({mode}): apply, downgrade, apply again") as note:
-                changed = revisions_at(project, config.base_ref, root) if mode == "changed" and config.base_ref \
+                at_base = revisions_at(project, config.base_ref, root) if mode == "changed" and config.base_ref \
                     else None
-                everything = set(project.ordered_revisions())
-                outcome = check_roundtrip(project, database, read_scripts(project),
-                                          None if changed is None else everything - changed, excluded, root)
+                outcome = check_roundtrip(project, database, scripts, at_base, excluded, root)
                 report.findings.extend(outcome.findings)
                 report.skipped.extend(outcome.notes)
                 failures = [f for f in outcome.findings if f.rule == UPGRADE_FAILED.id]
-                note.failed = any(f.severity >= Severity.ERROR for f in outcome.findings)
-                note.text = f"{outcome.steps} steps" + (", failed" if not outcome.at_head else "")
+                note.findings(outcome.findings, prefix=f"{counted(outcome.steps, 'step')}, ")
             if not outcome.at_head and not failures:
                 with progress.step("upgrade", "applying the migrations to head for the comparison") as note:
                     failures = check_upgrade(project, root)
@@ -162,4 +165,4 @@ def _run_stages(
                 drift, report.suggested_migration = check_models(project, excluded, root)
                 report.findings.extend(drift)
                 note.failed = bool(drift)
-                note.text = f"{len(drift)} difference{'s' if len(drift) != 1 else ''}"
+                note.text = counted(len(drift), "difference")

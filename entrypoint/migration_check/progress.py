@@ -8,7 +8,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from migration_check.findings import StepTiming
+from migration_check.findings import Finding, Severity, StepTiming
+
+
+def counted(count: int, noun: str) -> str:
+    """"1 finding", "3 findings"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 @dataclass
@@ -17,6 +22,11 @@ class StepNote:
 
     text: str = ""
     failed: bool = False  # the step ran, but what it checked failed
+
+    def findings(self, found: list[Finding], prefix: str = "") -> None:
+        """Note how many findings a step made, and fail its line when any is an error."""
+        self.failed = any(finding.severity >= Severity.ERROR for finding in found)
+        self.text = prefix + counted(len(found), "finding")
 
 
 @dataclass

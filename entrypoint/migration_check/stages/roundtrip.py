@@ -62,18 +62,19 @@ def check_roundtrip(
     project: AlembicProject,
     database: ScratchDatabase,
     scripts: list[MigrationScript],
-    changed_only: set[str] | None,
+    at_base: set[str] | None,
     excluded_schemas: tuple[str, ...],
     root: Path,
 ) -> RoundTripOutcome:
-    """changed_only: the revisions the change adds (changed mode), or None for the whole history (full mode)."""
+    """at_base: the base ref's revisions, applied plainly before the stairway takes the change's own (changed
+    mode); None for the stairway over the whole history (full mode)."""
     outcome = RoundTripOutcome()
     by_revision = {script.revision: script for script in scripts}
     order = project.ordered_revisions()
-    stairway = [r for r in order if changed_only is None or r in changed_only]
+    stairway = [r for r in order if at_base is None or r not in at_base]
     prefix = [r for r in order if r not in stairway]
     irreversible = {r for r in stairway if by_revision.get(r) is not None and by_revision[r].marked_irreversible}
-    plan = _plan(stairway, prefix, irreversible, full=changed_only is None)
+    plan = _plan(stairway, prefix, irreversible, full=at_base is None)
     outcome.steps = len(plan)
 
     def where(revision: str) -> tuple[str | None, int | None]:
@@ -85,7 +86,7 @@ def check_roundtrip(
         outcome.findings.append(Finding(IRREVERSIBLE_MIGRATION.id, IRREVERSIBLE_MIGRATION.severity,
                                         f"Revision {revision} is marked irreversible: it was applied but not "
                                         "downgraded.", file, line, revision, {}))
-    if irreversible and changed_only is None:
+    if irreversible and at_base is None:
         outcome.notes.append("roundtrip: the downgrade to base was skipped, since a migration is irreversible")
 
     query = snapshot.query(excluded_schemas)

@@ -24,7 +24,7 @@ from migration_check.progress import Progress, counted
 from migration_check.rules import UPGRADE_FAILED
 from migration_check.stages.apply import check_upgrade
 from migration_check.stages.compare import check_models
-from migration_check.stages.roundtrip import check_roundtrip
+from migration_check.stages.roundtrip import RoundTrip
 from migration_check.stages.setup import run_setup
 from migration_check.stages.static import check_against_base, check_files, read_scripts, revisions_at
 
@@ -134,19 +134,23 @@ def _run_stages(
             return
         failures: list[Finding] = []
         mode = config.roundtrip_mode
+        round_trip: RoundTrip | None = None
         if mode != "off":
             with progress.step("roundtrip", f"round trip ({mode}): apply, downgrade, apply again") as note:
                 at_base = revisions_at(project, config.base_ref, root) if mode == "changed" and config.base_ref \
                     else None
-                outcome = check_roundtrip(project, database, scripts, at_base, excluded, root)
+                round_trip = RoundTrip(project, database, scripts, at_base, excluded, root)
+                outcome = round_trip.stairway()
                 report.findings.extend(outcome.findings)
                 report.skipped.extend(outcome.notes)
                 failures = [f for f in outcome.findings if f.rule == UPGRADE_FAILED.id]
                 note.findings(outcome.findings, prefix=f"{counted(outcome.steps, 'step')}, ")
-            if not outcome.at_head and not failures:
-                with progress.step("upgrade", "applying the migrations to head for the comparison") as note:
-                    failures = check_upgrade(project, root)
-                    report.findings.extend(failures)
+            if not outcome.at_head:
+                round_trip = None  # the database is not where the downgrade to base would start
+                if not failures:
+                    with progress.step("upgrade", "applying the migrations to head for the comparison") as note:
+                        failures = check_upgrade(project, root)
+                        report.findings.extend(failures)
         else:
             with progress.step("upgrade", "applying the migrations from scratch") as note:
                 failures = check_upgrade(project, root)
@@ -156,13 +160,19 @@ def _run_stages(
         if mode == "off" and "roundtrip" in config.stages:
             report.skipped.append("roundtrip: off")
 
-        if "compare" not in config.stages:
-            return
-        if failures:
-            report.skipped.append("compare: the models were not compared because the upgrade failed")
-        else:
-            with progress.step("compare", "comparing the models with the database") as note:
-                drift, report.suggested_migration = check_models(project, excluded, root)
-                report.findings.extend(drift)
-                note.failed = bool(drift)
-                note.text = counted(len(drift), "difference")
+        if "compare" in config.stages:
+            if failures:
+                report.skipped.append("compare: the models were not compared because the upgrade failed")
+            else:
+                with progress.step("compare", "comparing the models with the database") as note:
+                    drift, report.suggested_migration = check_models(project, excluded, root)
+                    report.findings.extend(drift)
+                    note.failed = bool(drift)
+                    note.text = counted(len(drift), "difference")
+
+        # Last, so that the comparison above found the database at head without applying everything again.
+        if round_trip is not None and round_trip.goes_down_to_base and not failures:
+            with progress.step("to-base", "downgrading everything to base") as note:
+                found = round_trip.down_to_base()
+                report.findings.extend(found)
+                note.findings(found, prefix=f"{counted(len(round_trip.order), 'step')}, ")

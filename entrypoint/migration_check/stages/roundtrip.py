@@ -1,10 +1,10 @@
 """Stage: the round trip. Each revision is applied, downgraded and applied again (the stairway), and the schema,
 read from the catalogs, is compared after every step with what it should be. In full mode the whole history is
-then downgraded to base and applied once more; in changed mode only the change's revisions take the stairway,
-on top of the base's.
+later downgraded to base (after the models were compared at head, so that nothing has to be applied a fifth
+time); in changed mode only the change's revisions take the stairway, on top of the base's.
 
 All steps run in one pass of the project's env.py, like one `alembic upgrade`, so that the cost is the
-migrations' own plus one catalog query per step.
+migrations' own plus a catalog read of what each step touched.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from migration_check import snapshot
-from migration_check.alembic_runner import AlembicProject, Step
+from migration_check.alembic_runner import AlembicProject, Step, StepFailure
 from migration_check.database import ScratchDatabase
 from migration_check.findings import Finding
 from migration_check.history.scripts import MigrationScript
@@ -32,9 +32,9 @@ from migration_check.stages.apply import upgrade_failure
 MAX_LISTED = 12  # differences listed in one finding's message; all of them are in its details
 
 # What each planned step is for, which decides what is compared after it and what its failure means.
-PREFIX, FIRST_UP, DOWN, RE_UP, TO_BASE, FINAL_UP = "prefix", "first-up", "down", "re-up", "to-base", "final-up"
+PREFIX, FIRST_UP, DOWN, RE_UP, TO_BASE = "prefix", "first-up", "down", "re-up", "to-base"
 _FAILURE_RULE = {PREFIX: UPGRADE_FAILED, FIRST_UP: UPGRADE_FAILED, DOWN: DOWNGRADE_FAILED, TO_BASE: DOWNGRADE_FAILED,
-                 RE_UP: UPGRADE_NOT_IDEMPOTENT, FINAL_UP: UPGRADE_NOT_IDEMPOTENT}
+                 RE_UP: UPGRADE_NOT_IDEMPOTENT}
 
 
 @dataclass
@@ -46,106 +46,140 @@ class RoundTripOutcome:
     steps: int = 0
 
 
-def _plan(order: list[str], prefix: list[str], irreversible: set[str], full: bool) -> list[tuple[str, Step]]:
+def _stairway_plan(order: list[str], prefix: list[str], irreversible: set[str]) -> list[tuple[str, Step]]:
     plan = [(PREFIX, Step(revision, True)) for revision in prefix]
     for revision in order:
         plan.append((FIRST_UP, Step(revision, True)))
         if revision not in irreversible:
             plan += [(DOWN, Step(revision, False)), (RE_UP, Step(revision, True))]
-    if full and not irreversible:
-        plan += [(TO_BASE, Step(revision, False)) for revision in reversed(order)]
-        plan += [(FINAL_UP, Step(revision, True)) for revision in order]
     return plan
 
 
-def check_roundtrip(
-    project: AlembicProject,
-    database: ScratchDatabase,
-    scripts: list[MigrationScript],
-    at_base: set[str] | None,
-    excluded_schemas: tuple[str, ...],
-    root: Path,
-) -> RoundTripOutcome:
-    """at_base: the base ref's revisions, applied plainly before the stairway takes the change's own (changed
-    mode); None for the stairway over the whole history (full mode)."""
-    outcome = RoundTripOutcome()
-    by_revision = {script.revision: script for script in scripts}
-    order = project.ordered_revisions()
-    stairway = [r for r in order if at_base is None or r not in at_base]
-    prefix = [r for r in order if r not in stairway]
-    irreversible = {r for r in stairway if by_revision.get(r) is not None and by_revision[r].marked_irreversible}
-    plan = _plan(stairway, prefix, irreversible, full=at_base is None)
-    outcome.steps = len(plan)
+class RoundTrip:
+    """The stairway, then (full mode) the downgrade to base, on one database, sharing one schema tracker."""
 
-    def where(revision: str) -> tuple[str | None, int | None]:
-        script = by_revision.get(revision)
-        return (relative_to_root(script.path, root), script.revision_line) if script else (None, None)
+    def __init__(
+        self,
+        project: AlembicProject,
+        database: ScratchDatabase,
+        scripts: list[MigrationScript],
+        at_base: set[str] | None,
+        excluded_schemas: tuple[str, ...],
+        root: Path,
+    ) -> None:
+        """at_base: the base ref's revisions, applied plainly before the stairway takes the change's own (changed
+        mode); None for the stairway over the whole history (full mode)."""
+        self.project, self.database, self.root = project, database, root
+        self.full = at_base is None
+        self.by_revision = {script.revision: script for script in scripts}
+        self.order = project.ordered_revisions()
+        self.stairway_revisions = [r for r in self.order if at_base is None or r not in at_base]
+        self.prefix = [r for r in self.order if r not in self.stairway_revisions]
+        self.irreversible = {r for r in self.stairway_revisions
+                             if r in self.by_revision and self.by_revision[r].marked_irreversible}
+        self.query = snapshot.SchemaQuery(excluded_schemas)
+        self.initial: snapshot.Snapshot | None = None
 
-    for revision in sorted(irreversible, key=order.index):
-        file, line = where(revision)
-        outcome.findings.append(Finding(IRREVERSIBLE_MIGRATION.id, IRREVERSIBLE_MIGRATION.severity,
-                                        f"Revision {revision} is marked irreversible: it was applied but not "
-                                        "downgraded.", file, line, revision, {}))
-    if irreversible and at_base is None:
-        outcome.notes.append("roundtrip: the downgrade to base was skipped, since a migration is irreversible")
+    @property
+    def goes_down_to_base(self) -> bool:
+        return self.full and not self.irreversible
 
-    query = snapshot.query(excluded_schemas)
-    with database.connect() as connection:
-        initial = snapshot.take(connection, query)
-    after_first_up: dict[str, snapshot.Snapshot] = {}
-    before: dict[str, snapshot.Snapshot] = {}
-    state = {"last": initial}
+    def _where(self, revision: str) -> tuple[str | None, int | None]:
+        script = self.by_revision.get(revision)
+        return (relative_to_root(script.path, self.root), script.revision_line) if script else (None, None)
 
-    def mismatch(rule: Rule, revision: str, differences: list[str], what: str) -> None:
-        file, line = where(revision)
+    def _mismatch(self, rule: Rule, revision: str, differences: list[str], what: str) -> Finding:
+        file, line = self._where(revision)
         listed = "; ".join(differences[:MAX_LISTED]) + ("; …" if len(differences) > MAX_LISTED else "")
-        outcome.findings.append(Finding(rule.id, rule.severity, f"{what} revision {revision}: {listed}", file, line,
-                                        revision, {"differences": differences}))
+        return Finding(rule.id, rule.severity, f"{what} revision {revision}: {listed}", file, line, revision,
+                       {"differences": differences})
 
-    def observe(index: int, context: Any) -> None:
-        role, step = plan[index]
-        needs_snapshot = role != PREFIX or index + 1 == len(prefix)
-        if role == TO_BASE and index + 1 < len(plan) and plan[index + 1][0] == TO_BASE:
-            needs_snapshot = False  # only the bottom of the downgrade to base is compared
-        if role == FINAL_UP:
-            return  # the comparison stage checks the final state against the models
-        if not needs_snapshot:
-            return
-        now = snapshot.take(context.connection, query)
-        if role == FIRST_UP:
-            before[step.revision] = state["last"]
-            after_first_up[step.revision] = now
-        elif role == DOWN:
-            differences = now.difference(before[step.revision])
+    def stairway(self) -> RoundTripOutcome:
+        outcome = RoundTripOutcome()
+        plan = _stairway_plan(self.stairway_revisions, self.prefix, self.irreversible)
+        outcome.steps = len(plan)
+        for revision in sorted(self.irreversible, key=self.order.index):
+            file, line = self._where(revision)
+            outcome.findings.append(Finding(IRREVERSIBLE_MIGRATION.id, IRREVERSIBLE_MIGRATION.severity,
+                                            f"Revision {revision} is marked irreversible: it was applied but not "
+                                            "downgraded.", file, line, revision, {}))
+        if self.irreversible and self.full:
+            outcome.notes.append("roundtrip: the downgrade to base was skipped, since a migration is irreversible")
+
+        tracker = snapshot.SchemaTracker(self.query)
+        with self.database.connect() as connection:
+            superuser = connection.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+            tracker.start(connection, can_trace=bool(superuser and superuser[0]))
+        self.initial = tracker.view(tracker.state, tracker.state)
+        before: dict[str, snapshot.State] = {}  # the schema before each revision's first upgrade
+        after_up: dict[str, snapshot.State] = {}
+        touched: dict[str, set[int]] = {}  # the groups each revision's steps touched so far
+
+        def observe(index: int, context: Any) -> None:
+            role, step = plan[index]
+            revision = step.revision
+            if role == PREFIX:
+                if index + 1 == len(self.prefix):
+                    tracker.refresh(context.connection, everything=True)
+                return
+            previous = tracker.state.copy()
+            groups = tracker.refresh(context.connection)
+            if role == FIRST_UP:
+                before[revision], after_up[revision], touched[revision] = previous, tracker.state.copy(), set(groups)
+                return
+            touched[revision] |= groups
+            scope = touched[revision]  # only what the revision's steps touched can differ
+            if role == DOWN:
+                expected, what, rule = before.pop(revision), "After downgrading", ROUNDTRIP_MISMATCH
+            else:
+                expected, what, rule = after_up.pop(revision), "Applying again", UPGRADE_NOT_IDEMPOTENT
+                del touched[revision]
+            differences = tracker.view(tracker.state, scope).difference(tracker.view(expected, scope))
             if differences:
-                mismatch(ROUNDTRIP_MISMATCH, step.revision, differences, "After downgrading")
-        elif role == RE_UP:
-            differences = now.difference(after_first_up[step.revision])
-            if differences:
-                mismatch(UPGRADE_NOT_IDEMPOTENT, step.revision, differences, "Applying again")
-        elif role == TO_BASE:
-            differences = now.difference(initial)
+                outcome.findings.append(self._mismatch(rule, revision, differences, what))
+
+        try:
+            failure = self.project.run_steps([step for _role, step in plan], observe)
+        finally:
+            with self.database.connect() as connection:
+                tracker.stop(connection)
+        if failure is not None:
+            role, step = plan[failure.index]
+            outcome.findings.append(self._failure(role, step, failure))
+            outcome.at_head = False
+            outcome.upgrade_failed = _FAILURE_RULE[role] is UPGRADE_FAILED
+        return outcome
+
+    def down_to_base(self) -> list[Finding]:
+        """Downgrade everything, then check that nothing but an empty alembic_version is left."""
+        assert self.initial is not None, "the stairway runs first"
+        plan = [(TO_BASE, Step(revision, False)) for revision in reversed(self.order)]
+        findings: list[Finding] = []
+        initial = self.initial
+
+        def observe(index: int, context: Any) -> None:
+            if index + 1 < len(plan):
+                return  # only the bottom is compared
+            differences = snapshot.take(context.connection, self.query).difference(initial)
             heads = context.get_current_heads()
             if heads:
                 differences.append(f"alembic_version still holds {', '.join(heads)}")
             if differences:
-                mismatch(ROUNDTRIP_MISMATCH, step.revision, differences, "After downgrading everything to base, below")
-        state["last"] = now
+                findings.append(self._mismatch(ROUNDTRIP_MISMATCH, plan[index][1].revision, differences,
+                                               "After downgrading everything to base, below"))
 
-    failure = project.run_steps([step for _role, step in plan], observe)
-    if failure is not None:
-        role, step = plan[failure.index]
+        failure = self.project.run_steps([step for _role, step in plan], observe)
+        if failure is not None:
+            role, step = plan[failure.index]
+            findings.append(self._failure(role, step, failure))
+        return findings
+
+    def _failure(self, role: str, step: Step, failure: StepFailure) -> Finding:
         rule = _FAILURE_RULE[role]
-        file = relative_to_root(failure.file, root) if failure.file else where(step.revision)[0]
-        verb = "Applying" if step.upgrade else "Downgrading"
-        again = " again" if role in (RE_UP, FINAL_UP) else ""
+        file = relative_to_root(failure.file, self.root) if failure.file else self._where(step.revision)[0]
         if rule is UPGRADE_FAILED:
-            outcome.findings.append(upgrade_failure(step.revision, file, failure.line, failure.error))
-        else:
-            outcome.findings.append(Finding(rule.id, rule.severity,
-                                            f"{verb}{again} revision {step.revision} failed: "
-                                            f"{failure.error.splitlines()[0]}",
-                                            file, failure.line, step.revision, {"error": failure.error, "step": role}))
-        outcome.at_head = False
-        outcome.upgrade_failed = rule is UPGRADE_FAILED
-    return outcome
+            return upgrade_failure(step.revision, file, failure.line, failure.error)
+        verb = "Applying again" if role == RE_UP else "Applying" if step.upgrade else "Downgrading"
+        return Finding(rule.id, rule.severity, f"{verb} revision {step.revision} failed: "
+                       f"{failure.error.splitlines()[0]}", file, failure.line, step.revision,
+                       {"error": failure.error, "step": role})

@@ -20,6 +20,7 @@ from migration_check.config import (
     locate_alembic,
     parse_env_pairs,
     parse_stages,
+    with_settings_file,
 )
 from migration_check.errors import EXIT_FINDINGS, EXIT_OK, CheckError, UsageError
 from migration_check.progress import Progress
@@ -47,8 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("path", nargs="?", default=".", type=Path,
                        help="project folder with alembic.ini or pyproject.toml [tool.alembic] (default: .)")
-    check.add_argument("--config", "-c", type=Path, dest="config_file",
+    check.add_argument("--config", "-c", type=Path, dest="alembic_config",
                        help="the Alembic ini (or pyproject.toml) file, when not PATH/alembic.ini")
+    check.add_argument("--config-file", type=Path, metavar="FILE",
+                       help="migration-check's own settings (default: .migration-check.yml in the project folder)")
     check.add_argument("--name", "-n", help="the ini section to use, as `alembic -n` (default: alembic)")
     check.add_argument("--database-url", default=os.environ.get("MIGRATION_CHECK_DATABASE_URL"),
                        help="run on this server in a scratch database instead of a throwaway server")
@@ -66,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--base-ref", metavar="REF",
                        help="a git ref to compare the migration history with (the pull request's base)")
     check.add_argument("--only", metavar="STAGES",
-                       help="run only these stages: graph, history, apply, compare (comma-separated); "
-                       "graph and history need no database")
+                       help="run only these stages: graph, history, apply, roundtrip, compare, naming "
+                       "(comma-separated); graph and history need no database")
     check.add_argument("--roundtrip", choices=ROUNDTRIP_MODES, default="auto",
                        help="downgrade and re-apply: changed (the change's revisions), full (the whole history), "
                        "off; auto (the default) is changed with --base-ref, else full")
@@ -90,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> CheckConfig:
     if args.port is not None and not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port} is not a TCP port.", fix="Pass a port from 1 to 65535.")
-    return CheckConfig(
-        alembic=locate_alembic(args.path, args.config_file, args.name),
+    config = CheckConfig(
+        alembic=locate_alembic(args.path, args.alembic_config, args.name),
         database_url=args.database_url or None,
         url_env=tuple(args.url_env),
         env=parse_env_pairs(args.env),
@@ -108,6 +111,7 @@ def config_from_args(args: argparse.Namespace) -> CheckConfig:
         stages=parse_stages(args.only),
         roundtrip=args.roundtrip,
     )
+    return with_settings_file(config, args.config_file)
 
 
 def _wants_color(stream: TextIO) -> bool:

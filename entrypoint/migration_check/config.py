@@ -3,18 +3,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migration_check import config_file
+from migration_check.config_file import AllowEntry
 from migration_check.errors import UsageError
 from migration_check.findings import Severity
+from migration_check.rules import RULES
 
 PRESETS = ("supabase",)
 FORMATS = ("text", "json", "markdown", "sarif")
 DRIVERS = ("psycopg2", "psycopg", "asyncpg", "pg8000")
 # What --only selects: graph and history read the files (no database); apply and compare need one.
-STAGES = ("graph", "history", "apply", "roundtrip", "compare")
+STAGES = ("graph", "history", "apply", "roundtrip", "compare", "naming")
 ROUNDTRIP_MODES = ("auto", "changed", "full", "off")
 STATIC_STAGES = ("graph", "history")
 FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "notice": Severity.NOTICE, "never": None}
@@ -55,6 +59,18 @@ class CheckConfig:
     base_ref: str | None = None
     stages: tuple[str, ...] = STAGES
     roundtrip: str = "auto"
+    # From .migration-check.yml: severity per rule (None: off), naming patterns, reviewed exceptions.
+    settings_file: Path | None = None
+    rule_levels: dict[str, Severity | None] = field(default_factory=dict)
+    naming_patterns: dict[str, str] = field(default_factory=dict)
+    allow: tuple[AllowEntry, ...] = ()
+
+    def severity_of(self, rule_id: str) -> Severity | None:
+        """The rule's severity in this run, or None where it is off (by the file, or off by default)."""
+        if rule_id in self.rule_levels:
+            return self.rule_levels[rule_id]
+        rule = RULES[rule_id]
+        return rule.severity if rule.enabled else None
 
     @property
     def roundtrip_mode(self) -> str:
@@ -78,7 +94,7 @@ def parse_stages(text: str | None) -> tuple[str, ...]:
     if unknown or not chosen:
         raise UsageError(f"--only {text!r} names no known stage{': ' + ', '.join(unknown) if unknown else ''}.",
                          fix=f"Choose from {', '.join(STAGES)}, separated by commas: --only graph,history.")
-    if ("compare" in chosen or "roundtrip" in chosen) and "apply" not in chosen:
+    if any(stage in chosen for stage in ("compare", "roundtrip", "naming")) and "apply" not in chosen:
         chosen = ("apply", *chosen)  # they need the migrated database
     return tuple(stage for stage in STAGES if stage in chosen)
 
@@ -154,3 +170,37 @@ def check_setup_sql(files: list[str]) -> tuple[Path, ...]:
 def environment_names(config: CheckConfig) -> tuple[str, ...]:
     """The variables that receive the database URL: DATABASE_URL and every --url-env."""
     return ("DATABASE_URL", *(name for name in config.url_env if name != "DATABASE_URL"))
+
+
+def with_settings_file(config: CheckConfig, explicit: Path | None) -> CheckConfig:
+    """Merge .migration-check.yml (in the project folder, or --config-file) into the configuration. Flags given
+    on the command line win; lists (setup SQL, env, url-env, schemas) add up, the file's first."""
+    path = explicit if explicit is not None else config.alembic.project_dir / config_file.DEFAULT_NAME
+    if explicit is None and not path.is_file():
+        return config
+    path = path.resolve()
+    if not path.is_file():
+        raise UsageError(f"The configuration file {explicit} does not exist.",
+                         fix=f"Pass an existing file with --config-file, or leave it out to use "
+                         f"{config_file.DEFAULT_NAME} in the project folder.")
+    settings = config_file.load(path, set(RULES), shown=_shown(path))
+    return dataclasses.replace(
+        config,
+        roundtrip=config.roundtrip if config.roundtrip != "auto" else settings.roundtrip or "auto",
+        preset=config.preset or settings.preset,
+        setup_sql=(*settings.setup_sql, *config.setup_sql),
+        env=(*settings.env, *config.env),  # a later pair wins, so the command line's
+        url_env=tuple(dict.fromkeys((*settings.url_env, *config.url_env))),
+        excluded_schemas=tuple(dict.fromkeys((*settings.exclude_schemas, *config.excluded_schemas))),
+        settings_file=path,
+        rule_levels=settings.rules,
+        naming_patterns=settings.naming,
+        allow=settings.allow,
+    )
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -46,6 +46,18 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class AllowedFinding:
+    """A finding that a reviewed exception let through: it stays in the JSON report and in the counts."""
+
+    finding: Finding
+    reason: str
+    allowed_by: str  # "allowlist .migration-check.yml:12" or "inline migrations/versions/0004_x.py:7"
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.finding.as_json(), "reason": self.reason, "allowed_by": self.allowed_by}
+
+
+@dataclass(frozen=True)
 class StepTiming:
     name: str
     seconds: float
@@ -83,6 +95,8 @@ class Report:
     server: ServerInfo | None = None
     timings: list[StepTiming] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    allowed: list[AllowedFinding] = field(default_factory=list)
+    settings_file: str | None = None  # .migration-check.yml, relative to the repository root, when one was read
 
     def count(self, severity: Severity) -> int:
         return sum(1 for finding in self.findings if finding.severity == severity)

@@ -12,12 +12,14 @@ from migration_check.findings import Severity
 class Rule:
     id: str
     severity: Severity
+    stage: str  # the stage that looks for it: an allowlist entry is "unused" only where that stage ran
     title: str
     fix: str  # one line, shown next to every finding of the rule
     what: str
     why: str
     bad: str  # an example that triggers the rule
     good: str  # what to write instead
+    enabled: bool = True  # off by default: only reported where the configuration file gives it a severity
 
     def markdown(self) -> str:
         return "\n".join(
@@ -68,6 +70,7 @@ UPGRADE_FAILED = register(
     Rule(
         id="upgrade-failed",
         severity=Severity.ERROR,
+        stage="apply",
         title="A migration fails when applied from scratch",
         fix="Fix the failing operation so that `alembic upgrade head` works on an empty database.",
         what=(
@@ -104,6 +107,7 @@ MODEL_DRIFT = register(
     Rule(
         id="model-drift",
         severity=Severity.ERROR,
+        stage="compare",
         title="The models and the migrated database differ",
         fix="Add a migration for the change: `alembic revision --autogenerate -m \"<what changes>\"`.",
         what=(
@@ -145,6 +149,7 @@ MULTIPLE_HEADS = register(
     Rule(
         id="multiple-heads",
         severity=Severity.ERROR,
+        stage="graph",
         title="The revision graph has more than one head",
         fix="Merge the heads (`alembic merge -m \"merge heads\" <head> <head>`) or rebase one onto the other.",
         what="Reads every migration file statically and lists the revisions that no other revision revises.",
@@ -175,6 +180,7 @@ BROKEN_REVISION_GRAPH = register(
     Rule(
         id="broken-revision-graph",
         severity=Severity.ERROR,
+        stage="graph",
         title="The revision graph is broken",
         fix="Point down_revision and depends_on at revisions that exist, and give every migration its own id.",
         what=(
@@ -201,6 +207,7 @@ NOT_ON_BASE_HEAD = register(
     Rule(
         id="not-on-base-head",
         severity=Severity.ERROR,
+        stage="history",
         title="A new migration does not build on the base branch's head",
         fix="Set the new migration's down_revision to the base branch's head revision.",
         what=(
@@ -231,6 +238,7 @@ MODIFIED_MIGRATION = register(
     Rule(
         id="modified-migration",
         severity=Severity.ERROR,
+        stage="history",
         title="A migration from the base branch was changed",
         fix="Put the file back as it is on the base branch, and make the change in a new migration.",
         what=(
@@ -262,6 +270,7 @@ DELETED_MIGRATION = register(
     Rule(
         id="deleted-migration",
         severity=Severity.ERROR,
+        stage="history",
         title="A migration from the base branch was deleted",
         fix="Restore the file; to undo what it did, add a new migration.",
         what="With --base-ref, reports each migration file that exists at the base ref and not in the change.",
@@ -288,6 +297,7 @@ VAGUE_MESSAGE = register(
     Rule(
         id="vague-message",
         severity=Severity.WARNING,
+        stage="graph",
         title="The migration's message says nothing",
         fix="Say what changes: `alembic revision -m \"add agents.description\"` (rename the file and docstring).",
         what=(
@@ -322,6 +332,7 @@ EMPTY_MIGRATION = register(
     Rule(
         id="empty-migration",
         severity=Severity.WARNING,
+        stage="graph",
         title="A migration does nothing",
         fix="Delete the migration, or fill upgrade() in; a merge migration may stay empty.",
         what="upgrade() is empty or only `pass`, and the migration is not a merge of heads.",
@@ -348,6 +359,7 @@ SPLIT_MIGRATIONS = register(
     Rule(
         id="split-migrations",
         severity=Severity.WARNING,
+        stage="history",
         title="The change adds more than one migration",
         fix="Squash the new migrations into one, unless they must run separately (say, a data backfill).",
         what="With --base-ref, counts the migrations the change adds (merge migrations aside).",
@@ -374,6 +386,7 @@ DROP_UNNAMED_CONSTRAINT = register(
     Rule(
         id="drop-unnamed-constraint",
         severity=Severity.ERROR,
+        stage="graph",
         title="A constraint is dropped (or created) without a name",
         fix="Name the constraint, and give the models' MetaData a naming_convention so autogenerate names them all.",
         what=(
@@ -406,6 +419,7 @@ MISSING_DOWNGRADE = register(
     Rule(
         id="missing-downgrade",
         severity=Severity.WARNING,
+        stage="graph",
         title="A migration cannot be rolled back",
         fix="Write downgrade(), or mark the file `# migration-check: irreversible` with the reason.",
         what=(
@@ -442,6 +456,7 @@ DOWNGRADE_FAILED = register(
     Rule(
         id="downgrade-failed",
         severity=Severity.ERROR,
+        stage="roundtrip",
         title="A downgrade fails",
         fix="Make downgrade() undo exactly what upgrade() did, with the real names of what it drops.",
         what=(
@@ -473,6 +488,7 @@ ROUNDTRIP_MISMATCH = register(
     Rule(
         id="roundtrip-mismatch",
         severity=Severity.ERROR,
+        stage="roundtrip",
         title="A downgrade leaves the schema different",
         fix="Make downgrade() remove what upgrade() created and restore what it dropped.",
         what=(
@@ -508,6 +524,7 @@ UPGRADE_NOT_IDEMPOTENT = register(
     Rule(
         id="upgrade-not-idempotent",
         severity=Severity.ERROR,
+        stage="roundtrip",
         title="Applying a revision again fails or builds something else",
         fix="Make downgrade() undo everything upgrade() did, so that upgrading again starts from the same place.",
         what=(
@@ -540,6 +557,7 @@ IRREVERSIBLE_MIGRATION = register(
     Rule(
         id="irreversible-migration",
         severity=Severity.NOTICE,
+        stage="roundtrip",
         title="A migration is marked irreversible, and its round trip is skipped",
         fix="Nothing to do if it truly cannot be undone; otherwise write downgrade() and remove the marker.",
         what=(

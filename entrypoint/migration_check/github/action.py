@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from migration_check import signals
-from migration_check.config import FAIL_ON, CheckConfig, check_setup_sql, locate_alembic
+from migration_check.config import FAIL_ON, CheckConfig, check_setup_sql, locate_alembic, with_settings_file
 from migration_check.database import TMPDIR_ENV
 from migration_check.errors import EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK, CheckError, UsageError
 from migration_check.findings import Report, Severity
@@ -52,11 +52,6 @@ def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
             "mode: audit (the scheduled audit of live databases) is not supported by this version.",
             fix="Use mode: check, or leave `mode` out.",
         )
-    if inputs.config_file:
-        raise UsageError(
-            f"config-file: {inputs.config_file}: .migration-check.yml is not supported by this version.",
-            fix="Leave `config-file` out and give the settings as inputs.",
-        )
     project_dir = inputs.project_dir(context.workspace)
     alembic_config = Path(inputs.alembic_config) if inputs.alembic_config else None
     if alembic_config is not None and not alembic_config.is_absolute():
@@ -67,7 +62,7 @@ def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
         setup_sql = check_setup_sql(list(inputs.setup_sql))
     finally:
         os.chdir(previous)
-    return CheckConfig(
+    config = CheckConfig(
         alembic=locate_alembic(project_dir, alembic_config, inputs.alembic_name),
         database_url=inputs.database_url or None,
         url_env=inputs.url_env,
@@ -78,6 +73,10 @@ def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
         base_ref=_base_ref(inputs, context),
         roundtrip=inputs.roundtrip,
     )
+    settings_file = Path(inputs.config_file) if inputs.config_file else None
+    if settings_file is not None and not settings_file.is_absolute():
+        settings_file = project_dir / settings_file
+    return with_settings_file(config, settings_file)
 
 
 def _base_ref(inputs: ActionInputs, context: RunContext) -> str | None:

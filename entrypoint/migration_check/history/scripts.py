@@ -11,6 +11,26 @@ from pathlib import Path
 from migration_check.errors import ProjectLoadError
 
 IRREVERSIBLE_MARKER = re.compile(r"#\s*migration-check:\s*irreversible\b")
+SUPPRESSION = re.compile(r"#\s*migration-check:\s*ignore\[([^\]]*)\]\s*(.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """`# migration-check: ignore[rule-id, ...] reason` in a migration file."""
+
+    rules: tuple[str, ...]
+    reason: str
+    line: int
+
+
+def suppressions_in(source: str) -> tuple[Suppression, ...]:
+    found = []
+    for number, text in enumerate(source.splitlines(), start=1):
+        match = SUPPRESSION.search(text)
+        if match:
+            rules = tuple(part.strip() for part in match.group(1).split(",") if part.strip())
+            found.append(Suppression(rules, match.group(2), number))
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -39,6 +59,7 @@ class MigrationScript:
     upgrade_is_empty: bool = True
     downgrade_is_empty: bool = True
     marked_irreversible: bool = False
+    suppressions: tuple[Suppression, ...] = ()
 
     @property
     def is_merge(self) -> bool:
@@ -143,6 +164,7 @@ def read_script(path: Path, source: str | None = None) -> MigrationScript:
         upgrade_is_empty=upgrade is None or _is_trivial(upgrade.body),
         downgrade_is_empty=downgrade is None or _is_trivial(downgrade.body),
         marked_irreversible=bool(IRREVERSIBLE_MARKER.search(source)),
+        suppressions=suppressions_in(source),
     )
 
 

@@ -26,9 +26,10 @@ def verdict(report: Report, threshold: Severity | None) -> str:
         f"{report.count(s)} {s.label}{'s' if report.count(s) != 1 else ''}"
         for s in (Severity.ERROR, Severity.WARNING, Severity.NOTICE)
     )
+    allowed = f", {len(report.allowed)} allowed" if report.allowed else ""
     if not report.findings:
-        return "passed: no findings"
-    return f"{'failed' if report.fails(threshold) else 'passed with findings'}: {counts}"
+        return f"passed: no findings{allowed}"
+    return f"{'failed' if report.fails(threshold) else 'passed with findings'}: {counts}{allowed}"
 
 
 def render(report: Report, output_format: str, threshold: Severity | None, color: bool = False) -> str:

@@ -43,6 +43,14 @@ def render(report: Report, threshold: Severity | None, source_url: str | None = 
             lines += [f"**Fix:** {rule.fix}", ""]
     if report.suggested_migration:
         lines += ["### Suggested migration", "", "```python", report.suggested_migration.rstrip(), "```", ""]
+    if report.allowed:
+        lines += [f"<details><summary>{len(report.allowed)} allowed by reviewed exceptions</summary>", "",
+                  "| rule | where | what | why |", "|---|---|---|---|"]
+        for allowed in report.allowed:
+            finding = allowed.finding
+            lines.append(f"| `{finding.rule}` | {_where(finding.file, finding.line, source_url)} | "
+                         f"{_cell(finding.message)} | {_cell(allowed.reason)} ({_cell(allowed.allowed_by)}) |")
+        lines += ["", "</details>", ""]
     for reason in report.skipped:
         lines.append(f"> Skipped: {reason}")
     if report.timings:

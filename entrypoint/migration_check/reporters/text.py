@@ -34,6 +34,10 @@ def render(report: Report, threshold: Severity | None, color: bool = False) -> s
         lines.append(paint("suggested migration (alembic revision --autogenerate would write):", "1"))
         lines.extend(f"    {line}" if line else "" for line in report.suggested_migration.rstrip().splitlines())
         lines.append("")
+    for allowed in report.allowed:
+        finding = allowed.finding
+        lines.append(paint(f"allowed [{finding.rule}] {location(finding)}  {finding.message}  "
+                           f"({allowed.reason}; {allowed.allowed_by})", "2"))
     lines.extend(f"skipped: {reason}" for reason in report.skipped)
     if report.timings:
         steps = ", ".join(f"{t.name} {t.seconds:.2f} s" for t in report.timings)

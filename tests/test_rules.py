@@ -3,12 +3,13 @@ a passing case that runs for real."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, REPO, check
+from conftest import EXAMPLES, REPO, check, copy_example, edit
 from history_projects import GOOD, STATIC, change, migration, repository
 from migration_check.rules import RULES, rules_markdown
 
@@ -52,6 +53,70 @@ def full_history(*files: tuple[str, str]) -> Case:
     return build
 
 
+def on_database(example_name: str = "clean", *, models: tuple[tuple[str, str], ...] = (), append: str = "",
+                files: tuple[tuple[str, str], ...] = (), settings: str | None = None) -> Case:
+    """An example on a database (no round trip, no failing exit), edited: `models` replaces text in
+    app/models.py, `append` adds model code, `files` adds migrations, `settings` is .migration-check.yml."""
+    def build(tmp: Path) -> tuple[Path, list[str]]:
+        project = copy_example(example_name, tmp)
+        for old, new in models:
+            edit(project / "app/models.py", old, new)
+        if append:
+            with (project / "app/models.py").open("a") as handle:
+                handle.write("\n\n" + textwrap.dedent(append))
+        for name, text in files:
+            (project / "migrations" / "versions" / name).write_text(text)
+        if settings is not None:
+            (project / ".migration-check.yml").write_text(textwrap.dedent(settings))
+        return project, ["--roundtrip", "off", "--fail-on", "never"]
+
+    return build
+
+
+def allow_entry(match: str, expires: str = "2999-12-31") -> str:
+    return f"""
+        allow:
+          - rule: model-drift
+            match: {match}
+            reason: the description column is added by the data team's job
+            expires: {expires}
+        """
+
+
+def organization_check(name: str) -> tuple[tuple[str, str], ...]:
+    """Model edits that give organizations a check constraint."""
+    return (('__tablename__ = "organizations"',
+             f'__tablename__ = "organizations"\n    __table_args__ = (CheckConstraint("length(name) > 0"{name}),)'),
+            ("from sqlalchemy import ", "from sqlalchemy import CheckConstraint, "))
+
+
+CK_CONVENTION = '"ck": "ck_%(table_name)s_%(constraint_name)s",'
+CONVENTION = "metadata = MetaData(naming_convention=NAMING_CONVENTION)"
+CYCLE = """
+    class Team(Base):
+        __tablename__ = "teams"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        lead_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"{use_alter}))
+
+
+    class Member(Base):
+        __tablename__ = "members"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    """
+FK_INDEXES = migration("0004", "0003", "index the foreign keys", """\
+op.create_index(op.f("ix_users_organization_id"), "users", ["organization_id"])
+    op.create_index(op.f("ix_agents_created_by_id"), "agents", ["created_by_id"])
+    op.create_index(op.f("ix_runs_agent_version_id"), "runs", ["agent_version_id"])
+    op.create_index(op.f("ix_api_keys_organization_id"), "api_keys", ["organization_id"])""", "pass")
+LONG_64 = "é" * 32  # 64 bytes in UTF-8, 32 characters
+LONG_63 = "é" * 31 + "x"  # 63 bytes
+
+
+def add_column(name: str) -> str:
+    return f'op.add_column("agents", sa.Column("{name}", sa.Text()))'
+
+
 GOOD_CHANGE = changed(GOOD)
 GOOD_HISTORY = full_history(GOOD)
 # rule id -> (a project and flags where it fires, one where it does not)
@@ -86,6 +151,34 @@ CASES: dict[str, tuple[Case, Case]] = {
     "irreversible-migration": (full_history(("a.py", migration(
         "0004", "0003", "add agent description", downgrade="raise NotImplementedError",
         extra="# migration-check: irreversible - the descriptions are derived"))), GOOD_HISTORY),
+    "missing-naming-convention": (on_database(models=((CONVENTION, "pass"),)), on_database()),
+    "unnamed-constraint": (on_database(models=(*organization_check(""), (CK_CONVENTION, ""))),
+                           on_database(models=organization_check(', name="name_not_empty"'))),
+    "naming-convention": (
+        on_database(files=(("a.py", migration("0004", "0003", "add a unique run start", 'op.create_unique_constraint('
+                                              '"uq_runs_agent_version_id", "runs", ["agent_version_id", "started_at"])',
+                                              "pass")),)),
+        on_database(files=(("a.py", migration("0004", "0003", "add a unique run start", 'op.create_unique_constraint('
+                                              'op.f("uq_runs_agent_version_id_started_at"), "runs", '
+                                              '["agent_version_id", "started_at"])', "pass")),))),
+    "identifier-too-long": (
+        on_database(files=(("a.py", migration("0004", "0003", "add a long column", add_column(LONG_64), "pass")),)),
+        on_database(files=(("a.py", migration("0004", "0003", "add a long column", add_column(LONG_63), "pass")),))),
+    "fk-cycle-without-use-alter": (
+        on_database(append=CYCLE.format(use_alter="")),
+        on_database(append=CYCLE.format(use_alter=', use_alter=True, name="fk_teams_lead_id_members"'))),
+    "fk-without-index": (on_database(settings="rules: {fk-without-index: notice}"),
+                         on_database(files=(("a.py", FK_INDEXES),), settings="rules: {fk-without-index: notice}")),
+    "allowlist-expired": (on_database("drift", settings=allow_entry("{table: agents, column: description}",
+                                                                    expires="2025-01-31")),
+                          on_database("drift", settings=allow_entry("{table: agents, column: description}"))),
+    "allowlist-unused": (on_database("drift", settings=allow_entry("{table: agents, column: summary}")),
+                         on_database("drift", settings=allow_entry("{table: agents, column: description}"))),
+    "bad-suppression": (changed(("a.py", migration("0004", "0003", "auto",
+                                                   extra="# migration-check: ignore[vague-message]"))),
+                        changed(("a.py", migration("0004", "0003", "auto",
+                                                   extra="# migration-check: ignore[vague-message] generated by the "
+                                                   "nightly sync job")))),
 }
 
 

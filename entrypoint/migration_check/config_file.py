@@ -35,7 +35,7 @@ class AllowEntry:
     line: int
 
     def matches(self, rule: str, fields: dict[str, Any]) -> bool:
-        return rule == self.rule and all(str(fields.get(key)) == value for key, value in self.match)
+        return rule == self.rule and all(_field_matches(fields.get(key), value) for key, value in self.match)
 
     def expired(self, today: datetime.date) -> bool:
         return self.expires is not None and self.expires < today
@@ -43,6 +43,16 @@ class AllowEntry:
     @property
     def where(self) -> str:
         return f"{self.file}:{self.line}"
+
+
+def _field_matches(actual: Any, wanted: str) -> bool:
+    """A list (such as columns) matches one of its items, or all of them written with commas."""
+    if isinstance(actual, (list, tuple)):
+        items = [str(item) for item in actual]
+        return wanted in items or wanted.replace(" ", "") == ",".join(items)
+    if isinstance(actual, bool):
+        return wanted.lower() == str(actual).lower()
+    return actual is not None and str(actual) == wanted
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ class Location:
 class _TableSource:
     location: Location
     columns: dict[str, Location] = field(default_factory=dict)
+    args: Location | None = None  # __table_args__, where table-level constraints without a name are
 
 
 def _string(node: ast.AST | None) -> str | None:
@@ -49,6 +50,7 @@ class ModelIndex:
     def __init__(self) -> None:
         self._tables: dict[str, _TableSource] = {}
         self._named: dict[str, Location] = {}  # indexes and constraints by their explicit name
+        self.metadata_calls: list[Location] = []  # every MetaData(...) in the project's code
 
     @classmethod
     def from_loaded_modules(cls, skip: tuple[Path, ...] = ()) -> ModelIndex:
@@ -74,6 +76,8 @@ class ModelIndex:
         except (SyntaxError, UnicodeDecodeError, OSError, ValueError):
             return
         for node in ast.walk(tree):
+            if _call_name(node) == "MetaData" and isinstance(node, ast.Call):
+                self.metadata_calls.append(Location(path, node.lineno))
             if _call_name(node) in NAMED_SCHEMA_ITEMS and isinstance(node, ast.Call):
                 name = _string(node.args[0]) if _call_name(node) == "Index" and node.args else None
                 name = name or next((_string(k.value) for k in node.keywords if k.arg == "name"), None)
@@ -93,17 +97,21 @@ class ModelIndex:
 
     def _read_class(self, path: Path, node: ast.ClassDef) -> None:
         table: str | None = None
+        args: Location | None = None
         for statement in node.body:
             if isinstance(statement, (ast.Assign, ast.AnnAssign)):
                 targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
                 if any(isinstance(t, ast.Name) and t.id == "__tablename__" for t in targets):
                     table = _string(statement.value)
+                if any(isinstance(t, ast.Name) and t.id == "__table_args__" for t in targets):
+                    args = Location(path, statement.lineno)
         if table is None and any(k.arg == "table" and getattr(k.value, "value", None) is True
                                  for k in node.keywords):
             table = node.name.lower()  # SQLModel's default table name
         if table is None:
             return
         source = self._tables.setdefault(table, _TableSource(Location(path, node.lineno)))
+        source.args = source.args or args
         for statement in node.body:
             if not isinstance(statement, (ast.Assign, ast.AnnAssign)) or statement.value is None:
                 continue
@@ -131,3 +139,8 @@ class ModelIndex:
         if source is None:
             return None
         return source.columns.get(column or "", source.location)
+
+    def table_arguments(self, table: str | None) -> Location | None:
+        """Where a table's own constraints are written: __table_args__, else the class or Table() line."""
+        source = self._tables.get(table or "")
+        return (source.args or source.location) if source else None

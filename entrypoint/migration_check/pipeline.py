@@ -6,7 +6,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from migration_check.alembic_runner import AlembicProject
+from migration_check.alembic_runner import AlembicProject, Comparison
 from migration_check.config import CheckConfig, environment_names
 from migration_check.database import (
     ScratchDatabase,
@@ -18,12 +18,15 @@ from migration_check.drivers import choose_driver
 from migration_check.environment import patched_environ, project_environment
 from migration_check.findings import Finding, Report
 from migration_check.history.scripts import MigrationScript
+from migration_check.locate import ModelIndex
 from migration_check.paths import relative_to_root, repository_root
+from migration_check.policy import apply_policy
 from migration_check.presets import PRESETS, Preset
 from migration_check.progress import Progress, counted
-from migration_check.rules import UPGRADE_FAILED
+from migration_check.rules import FK_WITHOUT_INDEX, UPGRADE_FAILED
 from migration_check.stages.apply import check_upgrade
 from migration_check.stages.compare import check_models
+from migration_check.stages.naming import check_names
 from migration_check.stages.roundtrip import RoundTrip
 from migration_check.stages.setup import run_setup
 from migration_check.stages.static import check_against_base, check_files, read_scripts, revisions_at
@@ -61,15 +64,14 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
     # Read once: the graph, history and round-trip stages all work from the same parsed files.
     scripts = read_scripts(project)
     _run_static_stages(config, project, scripts, root, report, progress)
-    if not config.needs_database:
-        report.timings = list(progress.timings)
-        return report
-    try:
-        _run_stages(config, project, scripts, driver, excluded, preset, root, report, progress)
-    finally:
-        if config.verbose and project.output.strip():
-            progress.say("── what env.py and Alembic printed ──\n" + project.output.rstrip())
+    if config.needs_database:
+        try:
+            _run_stages(config, project, scripts, driver, excluded, preset, root, report, progress)
+        finally:
+            if config.verbose and project.output.strip():
+                progress.say("── what env.py and Alembic printed ──\n" + project.output.rstrip())
     report.timings = list(progress.timings)
+    apply_policy(config, scripts, root, report)
     return report
 
 
@@ -160,15 +162,11 @@ def _run_stages(
         if mode == "off" and "roundtrip" in config.stages:
             report.skipped.append("roundtrip: off")
 
-        if "compare" in config.stages:
-            if failures:
-                report.skipped.append("compare: the models were not compared because the upgrade failed")
-            else:
-                with progress.step("compare", "comparing the models with the database") as note:
-                    drift, report.suggested_migration = check_models(project, excluded, root)
-                    report.findings.extend(drift)
-                    note.failed = bool(drift)
-                    note.text = counted(len(drift), "difference")
+        wants_models = [stage for stage in ("compare", "naming") if stage in config.stages]
+        if wants_models and failures:
+            report.skipped.extend(f"{stage}: skipped because the upgrade failed" for stage in wants_models)
+        elif wants_models:
+            _run_model_stages(config, project, database, scripts, excluded, root, report, progress)
 
         # Last, so that the comparison above found the database at head without applying everything again.
         if round_trip is not None and round_trip.goes_down_to_base and not failures:
@@ -176,3 +174,38 @@ def _run_stages(
                 found = round_trip.down_to_base()
                 report.findings.extend(found)
                 note.findings(found, prefix=f"{counted(len(round_trip.order), 'step')}, ")
+
+
+def _run_model_stages(
+    config: CheckConfig,
+    project: AlembicProject,
+    database: ScratchDatabase,
+    scripts: list[MigrationScript],
+    excluded: tuple[str, ...],
+    root: Path,
+    report: Report,
+    progress: Progress,
+) -> None:
+    """The stages that read the models, on the database at head: one autogenerate comparison serves both."""
+    comparison: Comparison | None = None
+    models: ModelIndex | None = None
+    if "compare" in config.stages:
+        with progress.step("compare", "comparing the models with the database") as note:
+            comparison = project.compare(excluded)
+            models = ModelIndex.from_loaded_modules(skip=project.version_folders())
+            drift, report.suggested_migration = check_models(comparison, models, root)
+            report.findings.extend(drift)
+            note.failed = bool(drift)
+            note.text = counted(len(drift), "difference")
+    if "naming" in config.stages:
+        with progress.step("naming", "checking names and foreign keys") as note:
+            if comparison is None or models is None:
+                comparison = project.compare(excluded)
+                models = ModelIndex.from_loaded_modules(skip=project.version_folders())
+            with database.connect() as connection:
+                found = check_names(
+                    comparison.metadata, connection, scripts, excluded, config.naming_patterns, models, root,
+                    unindexed_fks=config.severity_of(FK_WITHOUT_INDEX.id) is not None,
+                )
+            report.findings.extend(found)
+            note.findings(found)

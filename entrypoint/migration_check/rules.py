@@ -20,6 +20,7 @@ class Rule:
     bad: str  # an example that triggers the rule
     good: str  # what to write instead
     enabled: bool = True  # off by default: only reported where the configuration file gives it a severity
+    language: str = "python"  # of the examples
 
     def markdown(self) -> str:
         return "\n".join(
@@ -34,13 +35,13 @@ class Rule:
                 "",
                 "**Fails:**",
                 "",
-                "```python",
+                f"```{self.language}",
                 self.bad.strip("\n"),
                 "```",
                 "",
                 "**Passes:**",
                 "",
-                "```python",
+                f"```{self.language}",
                 self.good.strip("\n"),
                 "```",
                 "",
@@ -576,6 +577,299 @@ IRREVERSIBLE_MIGRATION = register(
             """
             def downgrade():
                 op.drop_column("agents", "description")
+            """
+        ),
+    )
+)
+
+MISSING_NAMING_CONVENTION = register(
+    Rule(
+        id="missing-naming-convention",
+        severity=Severity.WARNING,
+        stage="naming",
+        title="The models' MetaData has no naming convention",
+        fix="Give your MetaData a naming_convention with ix, uq, ck, fk and pk keys (the report has one to paste).",
+        what=(
+            "Looks at the target_metadata that env.py passes to Alembic. When its naming_convention lacks any of "
+            "the ix, uq, ck, fk or pk keys, constraints of that kind created without an explicit name get a "
+            "name PostgreSQL makes up. The finding carries the standard convention as code to paste."
+        ),
+        why=(
+            "PostgreSQL's own names (`users_email_key`, `items_owner_id_fkey`) are not known to Alembic, so "
+            "autogenerate writes `op.drop_constraint(None, ...)` in downgrades, which fails. With a convention, "
+            "every name is deterministic and every downgrade can name what it drops."
+        ),
+        bad=_dedent(
+            """
+            class Base(DeclarativeBase):
+                pass  # MetaData() without a naming_convention
+            """
+        ),
+        good=_dedent(
+            """
+            class Base(DeclarativeBase):
+                metadata = MetaData(naming_convention={
+                    "ix": "ix_%(column_0_label)s",
+                    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+                    "ck": "ck_%(table_name)s_%(constraint_name)s",
+                    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+                    "pk": "pk_%(table_name)s",
+                })
+            """
+        ),
+    )
+)
+
+UNNAMED_CONSTRAINT = register(
+    Rule(
+        id="unnamed-constraint",
+        severity=Severity.WARNING,
+        stage="naming",
+        title="A constraint or index in the models gets no deterministic name",
+        fix="Name it explicitly (name=...) or add its kind (ix, uq, ck, fk, pk) to the MetaData's naming_convention.",
+        what=(
+            "For every constraint and index of every table in target_metadata: it has no explicit name, and "
+            "the naming convention has no key for its kind, so the database will make a name up. The finding "
+            "points at the model line."
+        ),
+        why=(
+            "A name the database made up differs between PostgreSQL versions and between a table created by "
+            "create_all and one built by migrations; migrations that drop or alter the constraint have to "
+            "guess it."
+        ),
+        bad=_dedent(
+            """
+            class User(Base):
+                __tablename__ = "users"
+                __table_args__ = (CheckConstraint("length(email) > 3"),)  # no name, no "ck" convention
+            """
+        ),
+        good=_dedent(
+            """
+            class User(Base):
+                __tablename__ = "users"
+                __table_args__ = (CheckConstraint("length(email) > 3", name="ck_users_email_length"),)
+            """
+        ),
+    )
+)
+
+NAMING_CONVENTION = register(
+    Rule(
+        id="naming-convention",
+        severity=Severity.WARNING,
+        stage="naming",
+        title="A name in the migrated database does not follow the naming convention",
+        fix="Rename it in a new migration (ALTER ... RENAME) to the name the convention gives.",
+        what=(
+            "After the migrations ran, reads every constraint and index of the tables in the models and renders "
+            "the name the project's naming_convention (or the `naming:` patterns of .migration-check.yml) gives "
+            "it, cut to 63 bytes as PostgreSQL does. A name that differs is reported with the expected one. "
+            "Check constraints are compared only where the pattern does not depend on their own name."
+        ),
+        why=(
+            "Names that follow one pattern can be written by hand in a downgrade, predicted in a code review and "
+            "found with a search. A stray name (often one PostgreSQL made up, or the convention changed later) "
+            "is what breaks the next `drop_constraint`."
+        ),
+        bad=_dedent(
+            """
+            def upgrade():
+                # the convention says uq_users_email
+                op.create_unique_constraint("users_email_key", "users", ["email"])
+            """
+        ),
+        good=_dedent(
+            """
+            def upgrade():
+                op.create_unique_constraint(op.f("uq_users_email"), "users", ["email"])
+            """
+        ),
+    )
+)
+
+IDENTIFIER_TOO_LONG = register(
+    Rule(
+        id="identifier-too-long",
+        severity=Severity.ERROR,
+        stage="naming",
+        title="A name is longer than PostgreSQL's 63 bytes",
+        fix="Shorten the name to 63 bytes or fewer (bytes, not characters: é is two).",
+        what=(
+            "Checks the names of tables, columns, constraints, indexes, sequences and types in the models, and "
+            "the names migration files pass to Alembic's operations (`op.create_table`, `op.create_index`, ...), "
+            "in UTF-8 bytes. Also reports two names that become the same when cut to 63 bytes."
+        ),
+        why=(
+            "PostgreSQL silently cuts longer names to 63 bytes. The models keep the long name, so autogenerate "
+            "sees a difference on every run; two long names with the same start clash."
+        ),
+        bad=_dedent(
+            """
+            Index("ix_agent_versions_organization_id_agent_id_version_created_at_desc", ...)  # 67 bytes
+            """
+        ),
+        good=_dedent(
+            """
+            Index("ix_agent_versions_org_agent_version_created", ...)
+            """
+        ),
+    )
+)
+
+FK_CYCLE_WITHOUT_USE_ALTER = register(
+    Rule(
+        id="fk-cycle-without-use-alter",
+        severity=Severity.ERROR,
+        stage="naming",
+        title="Foreign keys form a cycle and none of them uses use_alter=True",
+        fix="Give one foreign key in the cycle use_alter=True and an explicit name.",
+        what=(
+            "Builds the graph of foreign keys between the tables in the models and looks for cycles. A cycle is "
+            "fine when at least one of its foreign keys has `use_alter=True` and a name. A table that refers "
+            "only to itself is fine: PostgreSQL creates and drops it in one statement."
+        ),
+        why=(
+            "Without use_alter, neither table can be created first: `metadata.create_all` warns and "
+            "`drop_all` fails, and autogenerate writes a migration whose tables cannot be created in order."
+        ),
+        bad=_dedent(
+            """
+            class Team(Base):
+                lead_id = mapped_column(ForeignKey("users.id"))
+
+            class User(Base):
+                team_id = mapped_column(ForeignKey("teams.id"))
+            """
+        ),
+        good=_dedent(
+            """
+            class Team(Base):
+                lead_id = mapped_column(ForeignKey("users.id", use_alter=True, name="fk_teams_lead_id_users"))
+
+            class User(Base):
+                team_id = mapped_column(ForeignKey("teams.id"))
+            """
+        ),
+    )
+)
+
+FK_WITHOUT_INDEX = register(
+    Rule(
+        id="fk-without-index",
+        severity=Severity.NOTICE,
+        stage="naming",
+        title="A foreign key's columns have no index",
+        fix="Index the foreign key's columns: mapped_column(ForeignKey(...), index=True).",
+        what=(
+            "Off by default: turn it on with `rules: {fk-without-index: notice}` in .migration-check.yml. In the "
+            "migrated database, reports each foreign key whose columns are not the leading columns of any "
+            "index of its table."
+        ),
+        why=(
+            "PostgreSQL indexes primary keys and unique constraints, not foreign keys. Deleting a referred row "
+            "then scans the whole referring table, and joins on the key are slow."
+        ),
+        bad=_dedent(
+            """
+            class Run(Base):
+                agent_id = mapped_column(ForeignKey("agents.id"))
+            """
+        ),
+        good=_dedent(
+            """
+            class Run(Base):
+                agent_id = mapped_column(ForeignKey("agents.id"), index=True)
+            """
+        ),
+        enabled=False,
+    )
+)
+
+ALLOWLIST_EXPIRED = register(
+    Rule(
+        id="allowlist-expired",
+        severity=Severity.WARNING,
+        stage="config",
+        title="An allowlist entry is past its expiry date",
+        fix="Fix what the entry allowed, or review it again and move `expires` forward.",
+        what=(
+            "An entry under `allow:` in .migration-check.yml whose `expires` date has passed no longer applies: "
+            "the findings it allowed are reported again, and so is the entry."
+        ),
+        why="An exception should be looked at again, not forgotten: the expiry date is when.",
+        bad=_dedent(
+            """
+            allow:
+              - rule: model-drift
+                match: {op: remove_index, name: ix_recipes_name_trgm}
+                reason: trigram index created with raw SQL
+                expires: 2025-01-31
+            """
+        ),
+        good=_dedent(
+            """
+            allow:
+              - rule: model-drift
+                match: {op: remove_index, name: ix_recipes_name_trgm}
+                reason: trigram index created with raw SQL
+                expires: 2027-06-30
+            """
+        ),
+        language="yaml",
+    )
+)
+
+ALLOWLIST_UNUSED = register(
+    Rule(
+        id="allowlist-unused",
+        severity=Severity.NOTICE,
+        stage="config",
+        title="An allowlist entry matches nothing",
+        fix="Remove the entry: what it allowed is gone.",
+        what=(
+            "An entry under `allow:` that matched no finding in this run, although the stage that looks for its "
+            "rule ran. Entries of stages that did not run (`--only`, no database) are not reported."
+        ),
+        why="So that the list stays honest: an entry that allows nothing would silently allow the next problem.",
+        bad=_dedent(
+            """
+            allow:
+              - rule: model-drift
+                match: {table: recipes_old}  # the table was dropped last year
+                reason: legacy table managed by the import job
+            """
+        ),
+        good=_dedent(
+            """
+            allow: []
+            """
+        ),
+        language="yaml",
+    )
+)
+
+BAD_SUPPRESSION = register(
+    Rule(
+        id="bad-suppression",
+        severity=Severity.WARNING,
+        stage="config",
+        title="An inline suppression has no reason or names no known rule",
+        fix="Write `# migration-check: ignore[rule-id] why it is fine` with a known rule id and a reason.",
+        what=(
+            "A migration file can silence findings of a rule for that migration with "
+            "`# migration-check: ignore[rule-id] reason`. A suppression without a reason does not apply and is "
+            "reported; so is one that names no known rule."
+        ),
+        why="A reviewer needs the reason to agree with the exception, and a misspelt rule id silences nothing.",
+        bad=_dedent(
+            """
+            # migration-check: ignore[drop-unnamed-constraint]
+            """
+        ),
+        good=_dedent(
+            """
+            # migration-check: ignore[drop-unnamed-constraint] the constraint was created in 2019 as items_owner_fkey
             """
         ),
     )

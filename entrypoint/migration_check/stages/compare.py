@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.dialects import postgresql
 
-from migration_check.alembic_runner import AlembicProject
+from migration_check.alembic_runner import Comparison
 from migration_check.findings import Finding
 from migration_check.locate import Location, ModelIndex
 from migration_check.paths import relative_to_root
@@ -170,11 +170,7 @@ def suggested_migration(upgrade_code: str | None, downgrade_code: str | None) ->
         f"{_body(downgrade_code or '')}\n"
 
 
-def check_models(
-    project: AlembicProject, excluded_schemas: tuple[str, ...], root: Path
-) -> tuple[list[Finding], str | None]:
-    comparison = project.compare(excluded_schemas)
-    models = ModelIndex.from_loaded_modules(skip=project.version_folders())
+def check_models(comparison: Comparison, models: ModelIndex, root: Path) -> tuple[list[Finding], str | None]:
     findings = []
     for diff in comparison.diffs:
         message, details = describe(diff)

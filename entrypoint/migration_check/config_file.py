@@ -76,7 +76,7 @@ class _Reader:
 
     def fail(self, node: yaml.Node | None, message: str, fix: str) -> UsageError:
         line = node.start_mark.line + 1 if node is not None else None
-        return UsageError(f"{self.shown}: {message}", fix=fix, file=self.path, line=line)
+        return UsageError(message, fix=fix, file=self.path, line=line)
 
     def mapping(self, node: yaml.Node, what: str,
                 keys: tuple[str, ...] | None) -> list[tuple[str, yaml.Node, yaml.Node]]:
@@ -110,7 +110,7 @@ class _Reader:
         value = self.scalar(node, what)
         # YAML 1.1 reads a bare `off` as false; take it as the word the user wrote
         if value not in choices:
-            raise self.fail(node, f"{what} is `{value}`.", f"Use one of: {', '.join(choices)}.")
+            raise self.fail(node, f"{what} cannot be `{value}`.", f"Use one of: {', '.join(choices)}.")
         return value
 
     def strings(self, node: yaml.Node, what: str) -> tuple[str, ...]:
@@ -133,10 +133,10 @@ def load(path: Path, known_rules: set[str], shown: str | None = None) -> FileSet
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise UsageError(f"{reader.shown}: not valid YAML: {exc.problem or exc}", fix="Fix the YAML syntax.",
+        raise UsageError(f"Not valid YAML: {exc.problem or exc}", fix="Fix the YAML syntax.",
                          file=path, line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
-        raise UsageError(f"{reader.shown}: not valid YAML: {exc}", fix="Fix the YAML syntax.", file=path) from None
+        raise UsageError(f"Not valid YAML: {exc}", fix="Fix the YAML syntax.", file=path) from None
     values: dict[str, Any] = {}
     if root is None:
         return FileSettings(path=path)

@@ -45,7 +45,7 @@ class _Suppressions:
 
     def __init__(self, scripts: list[MigrationScript], root: Path) -> None:
         self.problems: list[Finding] = []
-        self._by_place: list[tuple[str, str | None, str, str, str]] = []  # rule, revision, file, reason, where
+        self._entries: list[tuple[str, MigrationScript, str, str, str]] = []  # rule, script, file, reason, where
         for script in scripts:
             file = relative_to_root(script.path, root)
             for suppression in script.suppressions:
@@ -67,13 +67,27 @@ class _Suppressions:
                     ))
                     continue
                 for rule in suppression.rules:
-                    self._by_place.append((rule, script.revision, file, suppression.reason, where))
+                    self._entries.append((rule, script, file, suppression.reason, where))
 
     def allowing(self, finding: Finding) -> AllowedFinding | None:
-        for rule, revision, file, reason, where in self._by_place:
-            if rule == finding.rule and (finding.file == file or (revision and finding.revision == revision)):
+        for rule, script, file, reason, where in self._entries:
+            same_revision = script.revision is not None and finding.revision == script.revision
+            if rule == finding.rule and (finding.file == file or same_revision or _spells_out(script, finding)):
                 return AllowedFinding(finding, reason, where)
         return None
+
+
+def _spells_out(script: MigrationScript, finding: Finding) -> bool:
+    """Whether the migration names the object the finding is about (a raw-SQL index it created, say), so that
+    its suppression covers findings placed elsewhere, such as drift shown at the model line."""
+    details = finding.details
+    names = [details.get("name")]
+    if details.get("op") == "remove_column":
+        names.append(details.get("column"))
+    if details.get("op") == "remove_table":
+        names.append(details.get("table"))
+    return any(isinstance(name, str) and name and (f'"{name}"' in script.source or f"'{name}'" in script.source)
+               for name in names)
 
 
 def _stage_ran(rule_id: str, report: Report) -> bool:

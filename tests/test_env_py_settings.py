@@ -49,9 +49,12 @@ def test_index_outside_the_models_is_drift(tmp_path: Path) -> None:
     run = check(project, "--setup-sql", setup, tmp_path=tmp_path)
     assert run.status == 1, run.stderr
     assert run.report is not None
-    [finding] = run.report["findings"]
+    [finding] = [f for f in run.report["findings"] if f["rule"] == "model-drift"]
     assert finding["details"]["op"] == "remove_index"
     assert finding["details"]["name"] == "ix_runs_error_trgm"
+    # the raw-SQL name does not follow the convention either, and the finding points at the SQL that made it
+    [name] = [f for f in run.report["findings"] if f["rule"] == "naming-convention"]
+    assert name["details"]["expected"] == "ix_runs_error" and name["file"].endswith("0003_create_runs_and_api_keys.py")
 
 
 def test_include_object_hides_what_the_project_excludes(tmp_path: Path) -> None:

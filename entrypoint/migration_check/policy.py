@@ -86,8 +86,7 @@ def _spells_out(script: MigrationScript, finding: Finding) -> bool:
         names.append(details.get("column"))
     if details.get("op") == "remove_table":
         names.append(details.get("table"))
-    return any(isinstance(name, str) and name and (f'"{name}"' in script.source or f"'{name}'" in script.source)
-               for name in names)
+    return any(isinstance(name, str) and name and script.line_naming(name) is not None for name in names)
 
 
 def _stage_ran(rule_id: str, report: Report) -> bool:

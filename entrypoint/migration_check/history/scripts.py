@@ -61,6 +61,17 @@ class MigrationScript:
     marked_irreversible: bool = False
     suppressions: tuple[Suppression, ...] = ()
 
+    def line_naming(self, name: str) -> int | None:
+        """The first line that spells a schema object's name out: in quotes, else as a word (in raw SQL)."""
+        quoted = re.compile(rf"""["']{re.escape(name)}["']""")
+        word = re.compile(rf"(?<![\w$]){re.escape(name)}(?![\w$])")
+        lines = self.source.splitlines()
+        for pattern in (quoted, word):
+            for number, text in enumerate(lines, start=1):
+                if pattern.search(text):
+                    return number
+        return None
+
     @property
     def is_merge(self) -> bool:
         return len(self.down_revisions) > 1

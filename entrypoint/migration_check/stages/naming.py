@@ -564,12 +564,11 @@ def check_database_names(objects: list[NamedObject], tables: ModelTables, defaul
 
 
 def _where_named(name: str, scripts: list[MigrationScript]) -> Location | None:
-    """The first line of a migration that spells the name out, in quotes."""
-    needles = (f'"{name}"', f"'{name}'")
+    """The first migration line that names the object."""
     for script in scripts:
-        for number, text in enumerate(script.source.splitlines(), start=1):
-            if any(needle in text for needle in needles):
-                return Location(script.path, number)
+        line = script.line_naming(name)
+        if line is not None:
+            return Location(script.path, line)
     return None
 
 

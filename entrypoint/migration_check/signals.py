@@ -7,12 +7,26 @@ project's exceptions asks `raise_if_received()` before blaming the project.
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 from migration_check.errors import Interrupted
 
 _received: list[str] = []
+# What stops the database's work at once: a driver waiting for a long statement would otherwise wait for it to
+# end (and roll back) before the exception can unwind.
+_stoppers: list[Callable[[], None]] = []
+
+
+@contextlib.contextmanager
+def stop_work_on_interrupt(stop: Callable[[], None]) -> Iterator[None]:
+    _stoppers.append(stop)
+    try:
+        yield
+    finally:
+        _stoppers.remove(stop)
 
 
 def _interrupted(name: str) -> Interrupted:
@@ -22,7 +36,12 @@ def _interrupted(name: str) -> Interrupted:
 
 def _handler(signum: int, _frame: FrameType | None) -> None:
     name = signal.Signals(signum).name
+    first = not _received
     _received.append(name)
+    if first:
+        for stop in reversed(_stoppers):
+            with contextlib.suppress(Exception):
+                stop()
     raise _interrupted(name)
 
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from migration_check import __version__
-from migration_check.findings import Finding, Report, Severity
+from migration_check.findings import AllowedFinding, Finding, Report, Severity
 from migration_check.rules import RULES
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -58,6 +58,16 @@ def _result(finding: Finding, rule_index: int, fallback_file: str | None) -> dic
     return result
 
 
+def _suppressed(allowed: AllowedFinding, rule_index: int, fallback_file: str | None) -> dict[str, Any]:
+    """An allowed finding: reported, but marked as suppressed with the reviewed reason, so that code scanning
+    shows it as dismissed rather than open."""
+    result = _result(allowed.finding, rule_index, fallback_file)
+    kind = "inSource" if allowed.allowed_by.startswith("inline ") else "external"
+    result["suppressions"] = [{"kind": kind, "status": "accepted",
+                               "justification": f"{allowed.reason} ({allowed.allowed_by})"}]
+    return result
+
+
 def as_sarif(report: Report) -> dict[str, Any]:
     rule_ids = list(RULES)
     return {
@@ -73,7 +83,10 @@ def as_sarif(report: Report) -> dict[str, Any]:
                         "rules": [_rule_descriptor(rule_id) for rule_id in rule_ids],
                     }
                 },
-                "results": [_result(f, rule_ids.index(f.rule), report.config_file) for f in report.findings],
+                "results": [
+                    *(_result(f, rule_ids.index(f.rule), report.config_file) for f in report.findings),
+                    *(_suppressed(a, rule_ids.index(a.finding.rule), report.config_file) for a in report.allowed),
+                ],
                 "columnKind": "unicodeCodePoints",
             }
         ],

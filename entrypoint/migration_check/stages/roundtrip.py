@@ -9,6 +9,7 @@ migrations' own plus a catalog read of what each step touched.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,15 +141,22 @@ class RoundTrip:
 
         try:
             failure = self.project.run_steps([step for _role, step in plan], observe)
-        finally:
-            with self.database.connect() as connection:
-                tracker.stop(connection)
+        except BaseException:
+            # the error (or the signal) matters more than removing the event triggers from a doomed database
+            with contextlib.suppress(Exception):
+                self._stop_tracking(tracker)
+            raise
+        self._stop_tracking(tracker)
         if failure is not None:
             role, step = plan[failure.index]
             outcome.findings.append(self._failure(role, step, failure))
             outcome.at_head = False
             outcome.upgrade_failed = _FAILURE_RULE[role] is UPGRADE_FAILED
         return outcome
+
+    def _stop_tracking(self, tracker: snapshot.SchemaTracker) -> None:
+        with self.database.connect() as connection:
+            tracker.stop(connection)
 
     def down_to_base(self) -> list[Finding]:
         """Downgrade everything, then check that nothing but an empty alembic_version is left."""

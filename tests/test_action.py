@@ -161,6 +161,32 @@ def test_settings_and_url_env_inputs(github: FakeGitHub, tmp_path: Path) -> None
     assert "::add-mask::not-a-secret" in run.stdout
 
 
+def test_config_file_input_allows_and_counts(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    (workspace / "examples/drift/ci").mkdir()
+    (workspace / "examples/drift/ci/migration-check.yml").write_text(
+        "allow:\n"
+        "  - rule: model-drift\n"
+        "    match: {table: agents, column: description}\n"
+        "    reason: added by the data team's job\n")
+    run = run_action(workspace, tmp_path / "files", github.url,
+                     {"working-directory": "examples/drift", "config-file": "ci/migration-check.yml"})
+    assert run.status == 1, run.stdout + run.stderr
+    assert run.outputs["errors"] == "3"
+    assert "3 errors, 0 warnings, 0 notices, 1 allowed" in run.summary
+    report = json.loads((workspace / "migration-check-report.json").read_text())
+    assert report["settings_file"] == "examples/drift/ci/migration-check.yml"
+    assert report["allowed"][0]["allowed_by"] == "allowlist examples/drift/ci/migration-check.yml:2"
+
+    (workspace / "examples/drift/ci/migration-check.yml").write_text("rules:\n  model-drift: loud\n")
+    bad = run_action(workspace, tmp_path / "files", github.url,
+                     {"working-directory": "examples/drift", "config-file": "ci/migration-check.yml"})
+    assert bad.status == 2
+    [annotation] = bad.annotations()
+    assert annotation.startswith("::error file=examples/drift/ci/migration-check.yml,line=2")
+    assert "cannot be `loud`" in annotation
+
+
 def test_inputs_match_action_yml() -> None:
     import yaml
 

@@ -170,7 +170,10 @@ def _report_outputs(inputs: ActionInputs, context: RunContext, report: Report, c
 
 
 def _cannot_run(error: CheckError) -> int:
-    command("error", f"{error.message}\nFix: {error.fix}", file=error.file, line=error.line,
+    # annotations take a path relative to the repository, or they are not placed on the file
+    workspace = Path(os.environ.get("GITHUB_WORKSPACE") or ".").resolve()
+    file = (relative_to_root(Path(error.file), workspace) or str(error.file)) if error.file else None
+    command("error", f"{error.message}\nFix: {error.fix}", file=file, line=error.line,
             title=f"migration-check could not run ({error.kind})")
     print(error.render(verbose=True), file=sys.stderr, flush=True)
     append_summary(f"## ⛔ migration-check could not run\n\n{error.message}\n\n**Fix:** {error.fix}\n")

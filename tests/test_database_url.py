@@ -65,3 +65,28 @@ def test_database_url_from_the_environment(server: ThrowawayServer, tmp_path: Pa
     run = check(EXAMPLES / "clean", tmp_path=tmp_path, env={"MIGRATION_CHECK_DATABASE_URL": url})
     assert run.status == 0, run.stderr
     assert run.report is not None and run.report["server"]["kind"] == "external"
+
+
+def test_round_trip_as_a_user_that_is_not_a_superuser(server: ThrowawayServer, tmp_path: Path) -> None:
+    """Without superuser rights there are no event triggers: the round trip reads the whole schema after each
+    step instead, and finds the same problems."""
+    from history_projects import migration, repository
+
+    with psycopg.connect(host="127.0.0.1", port=server.port, user=SERVER_USER, dbname="postgres",
+                         autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS app_ci")
+        conn.execute("CREATE ROLE app_ci LOGIN CREATEDB NOSUPERUSER")
+    url = f"postgresql://app_ci@127.0.0.1:{server.port}/postgres"
+    before = _databases(server)
+    clean = check(EXAMPLES / "clean", "--database-url", url, "--roundtrip", "full", tmp_path=tmp_path)
+    assert clean.status == 0, clean.stderr
+    assert clean.report is not None and {"roundtrip", "to-base"} <= set(clean.report["timings"])
+
+    project, _base = repository(tmp_path / "forgetful")
+    (project / "migrations/versions/0004_add_agent_description.py").write_text(migration(
+        "0004", "0003", "add agent description", downgrade='op.execute("SELECT 1")'))
+    (tmp_path / "report.json").unlink()
+    run = check(project, "--database-url", url, "--roundtrip", "full", "--fail-on", "never", tmp_path=tmp_path)
+    mismatches = [f for f in run.report["findings"] if f["rule"] == "roundtrip-mismatch"] if run.report else []
+    assert len(mismatches) == 1 and "agents.description" in mismatches[0]["message"], run.stderr
+    assert _databases(server) == before

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from migration_check.findings import Severity
+from migration_check.findings import Finding, Severity
+from migration_check.locate import Location
+from migration_check.paths import relative_to_root
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,17 @@ class Rule:
     good: str  # what to write instead
     enabled: bool = True  # off by default: only reported where the configuration file gives it a severity
     language: str = "python"  # of the examples
+
+    def at(self, message: str, location: Location | None, root: Path, **details: Any) -> Finding:
+        """A finding of this rule at a place in the project (None: no place to point at)."""
+        return Finding(
+            rule=self.id,
+            severity=self.severity,
+            message=message,
+            file=relative_to_root(location.file, root) if location else None,
+            line=location.line if location else None,
+            details=details,
+        )
 
     def markdown(self) -> str:
         return "\n".join(

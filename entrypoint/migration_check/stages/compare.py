@@ -14,7 +14,6 @@ from sqlalchemy.dialects import postgresql
 from migration_check.alembic_runner import Comparison
 from migration_check.findings import Finding
 from migration_check.locate import Location, ModelIndex
-from migration_check.paths import relative_to_root
 from migration_check.rules import MODEL_DRIFT
 
 _DIALECT = postgresql.dialect()
@@ -175,14 +174,5 @@ def check_models(comparison: Comparison, models: ModelIndex, root: Path) -> tupl
     for diff in comparison.diffs:
         message, details = describe(diff)
         location = _model_location(details, models)
-        findings.append(
-            Finding(
-                rule=MODEL_DRIFT.id,
-                severity=MODEL_DRIFT.severity,
-                message=message,
-                file=relative_to_root(location.file, root) if location else None,
-                line=location.line if location else None,
-                details=details,
-            )
-        )
+        findings.append(MODEL_DRIFT.at(message, location, root, **details))
     return findings, suggested_migration(comparison.upgrade_code, comparison.downgrade_code)

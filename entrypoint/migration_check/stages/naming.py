@@ -33,7 +33,6 @@ from sqlalchemy.sql.naming import conv
 from migration_check.findings import Finding
 from migration_check.history.scripts import MigrationScript
 from migration_check.locate import Location, ModelIndex
-from migration_check.paths import relative_to_root
 from migration_check.rules import (
     FK_CYCLE_WITHOUT_USE_ALTER,
     FK_WITHOUT_INDEX,
@@ -41,7 +40,6 @@ from migration_check.rules import (
     MISSING_NAMING_CONVENTION,
     NAMING_CONVENTION,
     UNNAMED_CONSTRAINT,
-    Rule,
 )
 
 MAX_NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
@@ -110,17 +108,6 @@ def convention_code(convention: Mapping[Any, Any]) -> str:
 
 
 _CLASS_OF_KIND = {kind: cls for cls, kind in KIND_OF_CLASS.items()}
-
-
-def _finding(rule: Rule, message: str, location: Location | None, root: Path, **details: Any) -> Finding:
-    return Finding(
-        rule=rule.id,
-        severity=rule.severity,
-        message=message,
-        file=relative_to_root(location.file, root) if location else None,
-        line=location.line if location else None,
-        details=details,
-    )
 
 
 def _qualified(schema: str | None, table: str) -> str:
@@ -192,8 +179,7 @@ def check_conventions(tables: ModelTables, models: ModelIndex, root: Path) -> li
             continue
         location = models.metadata_calls[0] if len(tables.metadata) == 1 and models.metadata_calls else \
             models.table(next(t.name for t in tables.tables if t.metadata is metadata))
-        findings.append(_finding(
-            MISSING_NAMING_CONVENTION,
+        findings.append(MISSING_NAMING_CONVENTION.at(
             f"The models' MetaData has no naming convention for {', '.join(missing)}: constraints of "
             f"{'that kind' if len(missing) == 1 else 'those kinds'} get names PostgreSQL makes up. Use "
             f"{convention_code(convention)}",
@@ -213,8 +199,7 @@ def check_unnamed(tables: ModelTables, models: ModelIndex, root: Path) -> list[F
             pattern = convention_for(table.metadata.naming_convention, type(item))
             why = "its naming convention needs an explicit name (%(constraint_name)s)" if pattern else \
                 f"it has no name and the naming convention has no {kind!r} entry"
-            findings.append(_finding(
-                UNNAMED_CONSTRAINT,
+            findings.append(UNNAMED_CONSTRAINT.at(
                 f"{KIND_WORDS[kind]} on {_qualified(table.schema, table.name)}{on} gets a name PostgreSQL makes "
                 f"up: {why}.",
                 _location_of(item, table, models), root,
@@ -254,8 +239,7 @@ def check_long_names(tables: ModelTables, scripts: list[MigrationScript], models
             continue
         reported.add(name)
         location = _long_name_location(what, name, table, item, models)
-        findings.append(_finding(
-            IDENTIFIER_TOO_LONG,
+        findings.append(IDENTIFIER_TOO_LONG.at(
             f"The {what} name {name} is {name_bytes(name)} bytes long; PostgreSQL keeps the first 63: "
             f"{clipped(name)}.",
             location, root, what=what, name=name, bytes=name_bytes(name), stored_as=clipped(name),
@@ -264,8 +248,7 @@ def check_long_names(tables: ModelTables, scripts: list[MigrationScript], models
         if len(names) < 2:
             continue
         (first, (what, table, item)), (second, _other) = list(names.items())[:2]
-        findings.append(_finding(
-            IDENTIFIER_TOO_LONG,
+        findings.append(IDENTIFIER_TOO_LONG.at(
             f"The names {first} and {second} both become {short} in PostgreSQL, which keeps 63 bytes of a name.",
             _long_name_location(what, first, table, item, models), root,
             what=what, name=first, other=second, stored_as=short, namespace=namespace,
@@ -274,8 +257,7 @@ def check_long_names(tables: ModelTables, scripts: list[MigrationScript], models
         for name, line in _names_in_operations(script.source):
             if name_bytes(name) > MAX_NAME_BYTES and name not in reported:
                 reported.add(name)
-                findings.append(_finding(
-                    IDENTIFIER_TOO_LONG,
+                findings.append(IDENTIFIER_TOO_LONG.at(
                     f"Migration {script.revision} uses the name {name}, {name_bytes(name)} bytes long; "
                     f"PostgreSQL keeps the first 63: {clipped(name)}.",
                     Location(script.path, line), root,
@@ -346,8 +328,7 @@ def check_fk_cycles(tables: ModelTables, models: ModelIndex, root: Path) -> list
         ordered = sorted(component)
         first = ordered[0]
         fk = next(fk for target, fk in edges[first].items() if target in component)
-        findings.append(_finding(
-            FK_CYCLE_WITHOUT_USE_ALTER,
+        findings.append(FK_CYCLE_WITHOUT_USE_ALTER.at(
             f"The foreign keys of {', '.join(ordered)} form a cycle, and none of them has use_alter=True with a "
             f"name, so no table can be created or dropped first.",
             _location_of(fk, by_name[first], models), root, tables=ordered,
@@ -553,8 +534,7 @@ def check_database_names(objects: list[NamedObject], tables: ModelTables, defaul
         location = _where_named(obj.name, scripts) or models.named(obj.name) or \
             (models.column(obj.table, obj.columns[0]) if len(obj.columns) == 1 and obj.columns[0] else None) or \
             models.table(obj.table)
-        findings.append(_finding(
-            NAMING_CONVENTION,
+        findings.append(NAMING_CONVENTION.at(
             f"{KIND_WORDS[obj.kind]} {obj.name} on {_qualified(table.schema, obj.table)} ({', '.join(columns)}) "
             f"does not follow the naming convention {pattern!r}: expected {shown}.",
             location, root, kind=obj.kind, schema=obj.schema, table=obj.table, name=obj.name, expected=shown,
@@ -587,8 +567,7 @@ def check_unindexed_fks(objects: list[NamedObject], tables: ModelTables, default
         wanted = set(obj.columns)
         if any(set(columns[:len(wanted)]) == wanted for columns in index_columns[(obj.schema, obj.table)]):
             continue
-        findings.append(_finding(
-            FK_WITHOUT_INDEX,
+        findings.append(FK_WITHOUT_INDEX.at(
             f"Foreign key {obj.name} on {_qualified(table.schema, obj.table)} ({', '.join(map(str, obj.columns))}) "
             f"has no index that starts with its columns.",
             models.column(obj.table, obj.columns[0]) if obj.columns else models.table(obj.table), root,

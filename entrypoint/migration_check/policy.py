@@ -7,6 +7,7 @@ JSON report and as a count in the summary.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from migration_check.config import CheckConfig
 from migration_check.config_file import AllowEntry
 from migration_check.findings import AllowedFinding, Finding, Report
 from migration_check.history.scripts import MigrationScript
+from migration_check.locate import Location
 from migration_check.paths import relative_to_root
 from migration_check.rules import ALLOWLIST_EXPIRED, ALLOWLIST_UNUSED, BAD_SUPPRESSION, RULES
 
@@ -35,9 +37,13 @@ def _fields(finding: Finding) -> dict[str, Any]:
     return {**finding.details, "file": finding.file, "line": finding.line, "revision": finding.revision}
 
 
-def _policy_finding(rule_id: str, message: str, file: str | None, line: int | None, **details: Any) -> Finding:
-    rule = RULES[rule_id]
-    return Finding(rule=rule.id, severity=rule.severity, message=message, file=file, line=line, details=details)
+def _graded(config: CheckConfig, finding: Finding) -> Finding | None:
+    """The finding at the level the file gives its rule, or None where the rule is off. Without a level from the
+    file, the stage's own grade stands (some rules grade their findings)."""
+    if config.severity_of(finding.rule) is None:
+        return None
+    severity = config.rule_levels.get(finding.rule) or finding.severity
+    return finding if severity == finding.severity else dataclasses.replace(finding, severity=severity)
 
 
 class _Suppressions:
@@ -52,18 +58,16 @@ class _Suppressions:
                 where = f"inline {file}:{suppression.line}"
                 unknown = [rule for rule in suppression.rules if rule not in RULES]
                 if not suppression.rules or unknown:
-                    self.problems.append(_policy_finding(
-                        BAD_SUPPRESSION.id,
+                    self.problems.append(BAD_SUPPRESSION.at(
                         f"The suppression names {'no rule' if not unknown else 'no known rule: ' + ', '.join(unknown)}"
                         ", so it silences nothing.",
-                        file, suppression.line, rules=list(suppression.rules),
+                        Location(script.path, suppression.line), root, rules=list(suppression.rules),
                     ))
                 if not suppression.reason:
-                    self.problems.append(_policy_finding(
-                        BAD_SUPPRESSION.id,
+                    self.problems.append(BAD_SUPPRESSION.at(
                         f"The suppression of {', '.join(suppression.rules) or 'no rule'} gives no reason, so it "
                         "does not apply.",
-                        file, suppression.line, rules=list(suppression.rules),
+                        Location(script.path, suppression.line), root, rules=list(suppression.rules),
                     ))
                     continue
                 for rule in suppression.rules:
@@ -97,6 +101,10 @@ def _stage_ran(rule_id: str, report: Report) -> bool:
     return bool(STEPS_OF_STAGE.get(stage, set()) & ran)
 
 
+def _entry_place(config: CheckConfig, entry: AllowEntry) -> Location | None:
+    return Location(config.settings_file, entry.line) if config.settings_file else None
+
+
 def apply_policy(config: CheckConfig, scripts: list[MigrationScript], root: Path, report: Report,
                  today: datetime.date | None = None) -> None:
     """Rewrite report.findings by the team's policy; move what is allowed to report.allowed."""
@@ -108,25 +116,21 @@ def apply_policy(config: CheckConfig, scripts: list[MigrationScript], root: Path
     extra = list(suppressions.problems)
     for entry in config.allow:
         if entry.expired(today):
-            extra.append(_policy_finding(
-                ALLOWLIST_EXPIRED.id,
+            extra.append(ALLOWLIST_EXPIRED.at(
                 f"The allowlist entry for {entry.rule} expired on {entry.expires}, so it no longer applies "
                 f"({entry.reason}).",
-                settings, entry.line, rule_allowed=entry.rule, expires=str(entry.expires), reason=entry.reason,
+                _entry_place(config, entry), root, rule_allowed=entry.rule, expires=str(entry.expires),
+                reason=entry.reason,
             ))
         else:
             active.append(entry)
 
     used: set[int] = set()
     kept: list[Finding] = []
-    for finding in [*report.findings, *extra]:
-        # a level from the file replaces whatever the stage chose (some rules grade their own findings)
-        severity = config.rule_levels.get(finding.rule, finding.severity)
-        if severity is None or config.severity_of(finding.rule) is None:
+    for found in [*report.findings, *extra]:
+        finding = _graded(config, found)
+        if finding is None:
             continue  # off in this project
-        if severity != finding.severity:
-            finding = Finding(finding.rule, severity, finding.message, finding.file, finding.line,
-                              finding.revision, finding.details)
         if RULES[finding.rule].stage != "config":
             allowed = suppressions.allowing(finding)
             if allowed is None:
@@ -142,13 +146,13 @@ def apply_policy(config: CheckConfig, scripts: list[MigrationScript], root: Path
         kept.append(finding)
 
     for number, entry in enumerate(active):
-        severity = config.severity_of(ALLOWLIST_UNUSED.id)
-        if number in used or severity is None or not _stage_ran(entry.rule, report):
+        if number in used or not _stage_ran(entry.rule, report):
             continue
         matched = ", ".join(f"{key}={value}" for key, value in entry.match) or "every finding"
-        kept.append(Finding(
-            ALLOWLIST_UNUSED.id, severity,
+        unused = _graded(config, ALLOWLIST_UNUSED.at(
             f"The allowlist entry for {entry.rule} ({matched}) matched nothing in this run: remove it.",
-            settings, entry.line, details={"rule_allowed": entry.rule, "match": dict(entry.match)},
+            _entry_place(config, entry), root, rule_allowed=entry.rule, match=dict(entry.match),
         ))
+        if unused is not None:
+            kept.append(unused)
     report.findings = kept

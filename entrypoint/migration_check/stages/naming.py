@@ -433,9 +433,14 @@ def read_named_objects(connection: psycopg.Connection, schemas: list[str]) -> li
     ]
 
 
-def expected_name(pattern: str, obj: NamedObject, table: Table) -> re.Pattern[str] | None:
-    """What the pattern makes of this object, as a regular expression (a %(constraint_name)s matches any text),
-    or None where it cannot be rendered from the catalog alone."""
+@dataclass(frozen=True)
+class ExpectedName:
+    matcher: re.Pattern[str]  # a %(constraint_name)s matches any text; a long name, either way it is cut
+    shown: str  # for people: <name> where the constraint's own name goes
+
+
+def expected_name(pattern: str, obj: NamedObject, table: Table) -> ExpectedName | None:
+    """What the pattern makes of this object, or None where it cannot be rendered from the catalog alone."""
     parts: list[str] = []
     position = 0
     rendered = ""
@@ -451,6 +456,7 @@ def expected_name(pattern: str, obj: NamedObject, table: Table) -> re.Pattern[st
             continue
         if token == "constraint_name":
             parts.append(".+")
+            rendered += "<name>"
             wildcard = True
             continue
         value = _token_value(token, obj, table)
@@ -461,9 +467,10 @@ def expected_name(pattern: str, obj: NamedObject, table: Table) -> re.Pattern[st
     parts.append(re.escape(pattern[position:]))
     rendered += pattern[position:]
     if wildcard:
-        return re.compile("".join(parts))
+        return ExpectedName(re.compile("".join(parts)), rendered)
     # the name as SQLAlchemy sends it, or as PostgreSQL cuts a long name that came from raw SQL
-    return re.compile("|".join(re.escape(name) for name in {sqlalchemy_cut(rendered), clipped(rendered)}))
+    sent = sqlalchemy_cut(rendered)
+    return ExpectedName(re.compile(f"{re.escape(sent)}|{re.escape(clipped(rendered))}"), sent)
 
 
 def _token_value(token: str, obj: NamedObject, table: Table) -> str | None:
@@ -526,10 +533,9 @@ def check_database_names(objects: list[NamedObject], tables: ModelTables, defaul
         if pattern is None:
             continue
         expected = expected_name(pattern, obj, table)
-        if expected is None or expected.fullmatch(obj.name):
+        if expected is None or expected.matcher.fullmatch(obj.name):
             continue
-        shown = expected.pattern.replace("\\", "").replace(".+", "<name>") if "|" not in expected.pattern else \
-            expected.pattern.split("|")[0].replace("\\", "")
+        shown = expected.shown
         columns = [c or "(expression)" for c in obj.columns]
         location = _where_named(obj.name, scripts) or models.named(obj.name) or \
             (models.column(obj.table, obj.columns[0]) if len(obj.columns) == 1 and obj.columns[0] else None) or \

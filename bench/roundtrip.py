@@ -3,41 +3,41 @@ throwaway server (each run in a fresh database).
 
     python bench/roundtrip.py --sizes 50 200 800
     python bench/roundtrip.py --sizes 50 200 --pytest-alembic     # also pytest-alembic (pip install pytest-alembic)
+    python bench/roundtrip.py --styles app --sizes 200            # one kind of project only
+
+The same history is wrapped in three kinds of project (bench/generate_history.py): `minimal` (a bare env.py,
+pytest-alembic's best case), `app` (`alembic init`'s env.py with logging, settings and models, and
+pytest-alembic's recipe) and `async-app` (the same on asyncpg).
 
 - migration-check: `migration-check check --only apply,roundtrip --roundtrip full`; the figure is the report's
-  `roundtrip` timing: the stairway (apply, downgrade, apply each revision, a catalog snapshot after each step),
-  then down to base and up again (5 migration runs per revision). Python's start-up is not counted.
-- plain Alembic, in-process (start-up not counted): `upgrade head`, `downgrade base`, `upgrade head`
-  (3 migration runs per revision), and the same stairway as migration-check's as separate commands
-  (`upgrade +1`, `downgrade -1`, `upgrade +1` per revision, then `downgrade base`, `upgrade head`).
+  `roundtrip` plus `to-base` timings: the stairway (apply, downgrade, apply each revision, the schema checked
+  after each step), then down to base (4 migration runs per revision). Python's start-up is not counted.
+- plain Alembic, in a process of its own, imports not counted (bench/plain_alembic.py): `upgrade head`,
+  `downgrade base`, `upgrade head` (3 migration runs per revision), and, unless --no-stairway, the same stairway
+  as migration-check's as separate commands.
 - pytest-alembic: its test_up_down_consistency, the test's own duration as pytest --durations reports it.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import psycopg
-from alembic import command
-from alembic.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate_history import generate
+from generate_history import STYLES, generate
 
 from migration_check.database import SERVER_USER, ThrowawayServer, find_server_binaries
 
-CONFTEST = '''
+CONFTEST = """
 import os
 
 import pytest
@@ -47,7 +47,25 @@ from sqlalchemy import create_engine
 @pytest.fixture
 def alembic_engine():
     return create_engine(os.environ["BENCH_DATABASE_URL"])
-'''
+"""
+
+# pytest-alembic's asyncio set-up, as its documentation shows it: an AsyncEngine for the async env.py (which
+# runs each step in an event loop of its own, asyncio.run, and disposes of the engine's connections at the end).
+ASYNC_CONFTEST = """
+import os
+
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+
+
+@pytest.fixture
+def alembic_engine():
+    return create_async_engine(os.environ["BENCH_DATABASE_URL"])
+"""
+
+
+def driver_of(style: str) -> str:
+    return "asyncpg" if style == "async-app" else "psycopg"
 
 
 def fresh_database(port: int) -> str:
@@ -61,11 +79,11 @@ def url(port: int, database: str, driver: str = "psycopg") -> str:
     return f"postgresql+{driver}://{SERVER_USER}@127.0.0.1:{port}/{database}"
 
 
-def migration_check(project: Path, port: int) -> float:
+def migration_check(project: Path, port: int, style: str) -> float:
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "report.json"
         subprocess.run([sys.executable, "-m", "migration_check", "check", str(project), "--quiet", "--only",
-                        "apply,roundtrip", "--roundtrip", "full", "--driver", "psycopg", "--database-url",
+                        "apply,roundtrip", "--roundtrip", "full", "--driver", driver_of(style), "--database-url",
                         f"postgresql://{SERVER_USER}@127.0.0.1:{port}/postgres", "--report", str(report),
                         "--fail-on", "never"], check=True, capture_output=True)
         data = json.loads(report.read_text())
@@ -73,32 +91,20 @@ def migration_check(project: Path, port: int) -> float:
     return float(data["timings"]["roundtrip"]) + float(data["timings"].get("to-base", 0))
 
 
-def plain_alembic(project: Path, port: int, count: int, stairway: bool) -> tuple[float, float | None]:
-    config = Config(str(project / "alembic.ini"), stdout=io.StringIO())
-    config.set_main_option("sqlalchemy.url", url(port, fresh_database(port)))
-    started = time.perf_counter()
-    command.upgrade(config, "head")
-    command.downgrade(config, "base")
-    command.upgrade(config, "head")
-    up_down_up = time.perf_counter() - started
-    if not stairway:
-        return up_down_up, None
-    config.set_main_option("sqlalchemy.url", url(port, fresh_database(port)))
-    started = time.perf_counter()
-    for _ in range(count):
-        command.upgrade(config, "+1")
-        command.downgrade(config, "-1")
-        command.upgrade(config, "+1")
-    command.downgrade(config, "base")
-    command.upgrade(config, "head")
-    stairway = time.perf_counter() - started
-    return up_down_up, stairway
+def plain_alembic(project: Path, port: int, count: int, style: str, stairway: bool) -> tuple[float, float | None]:
+    command = [sys.executable, str(Path(__file__).with_name("plain_alembic.py")), str(project),
+               url(port, fresh_database(port), driver_of(style))]
+    if stairway:
+        command += ["--stairway", url(port, fresh_database(port), driver_of(style)), "--count", str(count)]
+    timings = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    return timings["up_down_up"], timings.get("stairway")
 
 
-def pytest_alembic(project: Path, port: int) -> float:
-    (project / "conftest.py").write_text(CONFTEST)
+def pytest_alembic(project: Path, port: int, style: str) -> float:
+    (project / "conftest.py").write_text(ASYNC_CONFTEST if style == "async-app" else CONFTEST)
     (project / "test_migrations.py").write_text("from pytest_alembic.tests import test_up_down_consistency  # noqa\n")
-    environ = {**os.environ, "BENCH_DATABASE_URL": url(port, fresh_database(port))}
+    database_url = url(port, fresh_database(port), driver_of(style))
+    environ = {**os.environ, "BENCH_DATABASE_URL": database_url, "DATABASE_URL": database_url}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "test_migrations.py", "--durations=0",
                            "-p", "no:cacheprovider"],
                           cwd=project, env=environ, capture_output=True, text=True)
@@ -111,6 +117,8 @@ def pytest_alembic(project: Path, port: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 800])
+    parser.add_argument("--styles", nargs="+", choices=STYLES, default=list(STYLES),
+                        help="the kinds of project around the history (see bench/generate_history.py)")
     parser.add_argument("--pytest-alembic", action="store_true")
     parser.add_argument("--no-stairway", action="store_true",
                         help="skip plain Alembic's one-command-per-step stairway (slow: minutes at 800)")
@@ -118,19 +126,22 @@ def main() -> None:
     server = ThrowawayServer(find_server_binaries(None))
     server.start()
     assert server.port is not None
-    print("| revisions | migration-check round trip (s) | per revision (ms) | plain Alembic up/down/up (s) | "
-          "ratio | plain Alembic stairway, one command per step (s) | pytest-alembic up/down (s) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| project | revisions | migration-check round trip (s) | per revision (ms) | plain Alembic up/down/up (s) "
+          "| ratio | plain Alembic stairway, one command per step (s) | pytest-alembic up/down (s) "
+          "| pytest-alembic ÷ migration-check |")
+    print("|---|---|---|---|---|---|---|---|---|")
     try:
-        for count in args.sizes:
-            with tempfile.TemporaryDirectory() as folder:
-                project = generate(Path(folder) / f"history{count}", count)
-                ours = migration_check(project, server.port)
-                with contextlib.redirect_stderr(io.StringIO()):
-                    plain, stairway = plain_alembic(project, server.port, count, not args.no_stairway)
-                theirs = f"{pytest_alembic(project, server.port):.2f}" if args.pytest_alembic else "–"
-                print(f"| {count} | {ours:.2f} | {1000 * ours / count:.1f} | {plain:.2f} | {ours / plain:.2f} | "
-                      f"{'–' if stairway is None else f'{stairway:.2f}'} | {theirs} |", flush=True)
+        for style in args.styles:
+            for count in args.sizes:
+                with tempfile.TemporaryDirectory() as folder:
+                    project = generate(Path(folder) / f"history{count}", count, style)
+                    ours = migration_check(project, server.port, style)
+                    plain, stairway = plain_alembic(project, server.port, count, style, not args.no_stairway)
+                    theirs = pytest_alembic(project, server.port, style) if args.pytest_alembic else None
+                    print(f"| {style} | {count} | {ours:.2f} | {1000 * ours / count:.1f} | {plain:.2f} "
+                          f"| {ours / plain:.2f} | {'–' if stairway is None else f'{stairway:.2f}'} "
+                          f"| {'–' if theirs is None else f'{theirs:.2f}'} "
+                          f"| {'–' if theirs is None else f'{theirs / ours:.1f}'} |", flush=True)
     finally:
         server.close()
 

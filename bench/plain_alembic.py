@@ -3,8 +3,11 @@ must not leak into the next project's run), timed after the imports.
 
     python bench/plain_alembic.py PROJECT DATABASE_URL [--stairway N]
 
-Prints JSON: {"up_down_up": seconds} and, with --stairway, {"stairway": seconds} for the round trip as one
-command per step (`upgrade +1`, `downgrade -1`, `upgrade +1` per revision, then `downgrade base`, `upgrade head`).
+Prints JSON: {"up_down_up": seconds}; with --stairway, {"stairway": seconds} for the round trip as one
+command per step (`upgrade +1`, `downgrade -1`, `upgrade +1` per revision, then `downgrade base`, `upgrade head`);
+with --floor, {"floor": seconds} for the migration runs of migration-check's full round trip (apply, downgrade,
+apply each revision, then everything down to base) in one pass of env.py each, as migration-check runs them, but
+with nothing read or compared: what any round trip of that plan costs in Alembic and PostgreSQL alone.
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ def main() -> None:
     parser.add_argument("url", help="a fresh database for up/down/up")
     parser.add_argument("--stairway", metavar="URL", help="a second fresh database for the stairway")
     parser.add_argument("--count", type=int, default=0, help="the number of revisions, for the stairway")
+    parser.add_argument("--floor", metavar="URL", help="a third fresh database for the floor")
     args = parser.parse_args()
     os.chdir(args.project)  # prepend_sys_path = . makes the project's own modules importable from here
     timings: dict[str, float] = {}
     with contextlib.redirect_stderr(io.StringIO()):  # the app style's logging prints every step
-        for name, url in (("up_down_up", args.url), ("stairway", args.stairway)):
+        for name, url in (("up_down_up", args.url), ("stairway", args.stairway), ("floor", args.floor)):
             if url is None:
                 continue
             os.environ["DATABASE_URL"] = url  # the app styles read the URL from their settings
@@ -39,7 +43,9 @@ def main() -> None:
             config.set_main_option("sqlalchemy.url", url)
             _clear_cached_settings()
             started = time.perf_counter()
-            if name == "up_down_up":
+            if name == "floor":
+                _floor(args.project, url)
+            elif name == "up_down_up":
                 command.upgrade(config, "head")
                 command.downgrade(config, "base")
                 command.upgrade(config, "head")
@@ -52,6 +58,20 @@ def main() -> None:
                 command.upgrade(config, "head")
             timings[name] = time.perf_counter() - started
     print(json.dumps(timings))
+
+
+def _floor(project: Path, url: str) -> None:
+    """migration-check's own runner, with an observer that does nothing."""
+    from migration_check.alembic_runner import AlembicProject, Step
+    from migration_check.config import AlembicLocation
+
+    alembic = AlembicProject(AlembicLocation(project, project / "alembic.ini", None))
+    alembic.point_at(url)
+    order = alembic.ordered_revisions()
+    stairway = [Step(revision, upgrade) for revision in order for upgrade in (True, False, True)]
+    for plan in (stairway, [Step(revision, False) for revision in reversed(order)]):
+        failure = alembic.run_steps(plan, lambda _index, _context: None)
+        assert failure is None, failure
 
 
 def _clear_cached_settings() -> None:

@@ -15,6 +15,8 @@ pytest-alembic's recipe) and `async-app` (the same on asyncpg).
 - plain Alembic, in a process of its own, imports not counted (bench/plain_alembic.py): `upgrade head`,
   `downgrade base`, `upgrade head` (3 migration runs per revision), and, unless --no-stairway, the same stairway
   as migration-check's as separate commands.
+- floor: migration-check's migration runs (the stairway, then down to base) through its own runner with
+  nothing read or compared (bench/plain_alembic.py --floor): the least any round trip of that plan can cost.
 - pytest-alembic: its test_up_down_consistency, the test's own duration as pytest --durations reports it.
 """
 
@@ -91,13 +93,16 @@ def migration_check(project: Path, port: int, style: str) -> float:
     return float(data["timings"]["roundtrip"]) + float(data["timings"].get("to-base", 0))
 
 
-def plain_alembic(project: Path, port: int, count: int, style: str, stairway: bool) -> tuple[float, float | None]:
+def plain_alembic(
+    project: Path, port: int, count: int, style: str, stairway: bool
+) -> tuple[float, float | None, float]:
     command = [sys.executable, str(Path(__file__).with_name("plain_alembic.py")), str(project),
                url(port, fresh_database(port), driver_of(style))]
     if stairway:
         command += ["--stairway", url(port, fresh_database(port), driver_of(style)), "--count", str(count)]
+    command += ["--floor", url(port, fresh_database(port), driver_of(style))]
     timings = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
-    return timings["up_down_up"], timings.get("stairway")
+    return timings["up_down_up"], timings.get("stairway"), timings["floor"]
 
 
 def pytest_alembic(project: Path, port: int, style: str) -> float:
@@ -126,22 +131,25 @@ def main() -> None:
     server = ThrowawayServer(find_server_binaries(None))
     server.start()
     assert server.port is not None
-    print("| project | revisions | migration-check round trip (s) | per revision (ms) | plain Alembic up/down/up (s) "
-          "| ratio | plain Alembic stairway, one command per step (s) | pytest-alembic up/down (s) "
-          "| pytest-alembic ÷ migration-check |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| project | revisions | migration-check round trip (s) | per revision (ms) | floor: the same runs, "
+          "nothing checked (s) | plain Alembic up/down/up (s) | ratio | plain Alembic stairway, one command per step "
+          "(s) | pytest-alembic up/down (s) | pytest-alembic ÷ migration-check | pytest-alembic ÷ floor |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     try:
         for style in args.styles:
             for count in args.sizes:
                 with tempfile.TemporaryDirectory() as folder:
                     project = generate(Path(folder) / f"history{count}", count, style)
                     ours = migration_check(project, server.port, style)
-                    plain, stairway = plain_alembic(project, server.port, count, style, not args.no_stairway)
+                    plain, stairway, floor = plain_alembic(project, server.port, count, style,
+                                                           not args.no_stairway)
                     theirs = pytest_alembic(project, server.port, style) if args.pytest_alembic else None
-                    print(f"| {style} | {count} | {ours:.2f} | {1000 * ours / count:.1f} | {plain:.2f} "
-                          f"| {ours / plain:.2f} | {'–' if stairway is None else f'{stairway:.2f}'} "
-                          f"| {'–' if theirs is None else f'{theirs:.2f}'} "
-                          f"| {'–' if theirs is None else f'{theirs / ours:.1f}'} |", flush=True)
+                    cells = [style, str(count), f"{ours:.2f}", f"{1000 * ours / count:.1f}", f"{floor:.2f}",
+                             f"{plain:.2f}", f"{ours / plain:.2f}", "–" if stairway is None else f"{stairway:.2f}",
+                             "–" if theirs is None else f"{theirs:.2f}",
+                             "–" if theirs is None else f"{theirs / ours:.1f}",
+                             "–" if theirs is None else f"{theirs / floor:.1f}"]
+                    print("| " + " | ".join(cells) + " |", flush=True)
     finally:
         server.close()
 

@@ -143,9 +143,32 @@ DROP EVENT TRIGGER IF EXISTS migration_check_ddl;
 DROP EVENT TRIGGER IF EXISTS migration_check_drop;
 DROP SCHEMA IF EXISTS {TRACE_SCHEMA} CASCADE;
 """
-_TRACE_READ = f"DELETE FROM {TRACE_SCHEMA}.touched RETURNING object, catalog, dropped"
+# One round trip per step: what the step touched (rows without a group: kind 'touched' or 'dropped', the object,
+# its catalog), then the touched objects' groups as read_groups gives them. Nothing is read after a schema or an
+# extension was touched, since the caller then reads everything.
+_REFRESH_FUNCTION = f"""
+CREATE FUNCTION {TRACE_SCHEMA}.refresh()
+RETURNS TABLE (o_group oid, o_member oid, o_kind text, o_name text, o_definition text)
+LANGUAGE plpgsql AS $body$
+DECLARE objects oid[]; catalogs text[]; drops boolean[];
+BEGIN
+    WITH gone AS (DELETE FROM {TRACE_SCHEMA}.touched RETURNING object, catalog, dropped)
+    SELECT array_agg(object), array_agg(catalog), array_agg(dropped) INTO objects, catalogs, drops FROM gone;
+    IF objects IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT NULL::oid, u.o, CASE WHEN u.d THEN 'dropped' ELSE 'touched' END, u.c, ''::text
+        FROM unnest(objects, catalogs, drops) AS u(o, c, d);
+    IF catalogs && ARRAY[{", ".join(f"'{c}'" for c in ("pg_namespace", "pg_extension"))}] THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT * FROM {TRACE_SCHEMA}.read_groups(ARRAY(
+        SELECT DISTINCT u.o FROM unnest(objects) AS u(o) WHERE u.o IS NOT NULL));
+END $body$;
+"""
+_REFRESH = f"SELECT * FROM {TRACE_SCHEMA}.refresh()"
 # Touching one of these can change the names of many objects at once: read everything again.
-_READ_ALL_AFTER = {"pg_namespace", "pg_extension"}
+_READ_ALL_AFTER = ("pg_namespace", "pg_extension")
 _READ_ALL_ABOVE = 500  # touched groups in one step; beyond this one full read is cheaper
 
 
@@ -248,7 +271,8 @@ class SchemaTracker:
     def start(self, connection: Any, can_trace: bool) -> None:
         """Read the whole schema and, where allowed, start tracing DDL (connection: autocommit, the tool's own)."""
         if can_trace:
-            _execute(connection, _TRACE_SETUP + self.query.groups_function() + f"DELETE FROM {TRACE_SCHEMA}.touched;")
+            _execute(connection, _TRACE_SETUP + self.query.groups_function() + _REFRESH_FUNCTION
+                     + f"DELETE FROM {TRACE_SCHEMA}.touched;")
             self.traced = True
         self._read_all(connection)
 
@@ -262,20 +286,29 @@ class SchemaTracker:
         if not self.traced:
             return self._read_all(connection)
         groups: set[int] = set()
-        for oid, catalog, dropped in _execute(connection, _TRACE_READ):
+        asked: set[int] = set()  # what the server read the groups of: every object the step touched
+        rows = []
+        for row in _execute(connection, _REFRESH):
+            if row[0] is not None:
+                rows.append(row)
+                continue
+            _group, oid, what, catalog, _definition = row
             if catalog in _READ_ALL_AFTER:
                 everything = True
             if oid is None:
                 continue
-            group = self._group_of.get(int(oid)) if dropped else int(oid)
+            asked.add(int(oid))
+            group = self._group_of.get(int(oid)) if what == "dropped" else int(oid)
             if group is not None:
                 groups.add(group)
         if everything or len(groups) > _READ_ALL_ABOVE:
             return self._read_all(connection)
         if not groups:
             return frozenset()
-        rows = _execute(connection, self.query.groups(groups))
         read = self._store(rows)
+        if groups - asked:
+            # a dropped index or constraint stands for its table, which only this side knows: read it too
+            read |= self._store(_execute(connection, self.query.groups(groups - asked)))
         for group in groups - read.keys():
             self.state.pop(group, None)  # dropped
         return frozenset(groups | read.keys())

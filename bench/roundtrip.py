@@ -5,6 +5,8 @@ throwaway server (each run in a fresh database).
     python bench/roundtrip.py --sizes 50 200 --pytest-alembic     # also pytest-alembic (pip install pytest-alembic)
     python bench/roundtrip.py --styles app --sizes 200            # one kind of project only
 
+Every figure is the median of --repeat runs (3 by default), each in a fresh database.
+
 The same history is wrapped in three kinds of project (bench/generate_history.py): `minimal` (a bare env.py,
 pytest-alembic's best case), `app` (`alembic init`'s env.py with logging, settings and models, and
 pytest-alembic's recipe) and `async-app` (the same on asyncpg).
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -119,12 +122,27 @@ def pytest_alembic(project: Path, port: int, style: str) -> float:
     return float(match.group(1))
 
 
+def measure(project: Path, port: int, count: int, style: str,
+            args: argparse.Namespace) -> tuple[float, float, float, float | None, float | None]:
+    """One run of each on a project: migration-check, floor, plain up/down/up, plain stairway, pytest-alembic."""
+    ours = migration_check(project, port, style)
+    plain, stairway, floor = plain_alembic(project, port, count, style, not args.no_stairway)
+    theirs = pytest_alembic(project, port, style) if args.pytest_alembic else None
+    return ours, floor, plain, stairway, theirs
+
+
+def median_of(values: list[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return statistics.median(known) if known else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 800])
     parser.add_argument("--styles", nargs="+", choices=STYLES, default=list(STYLES),
                         help="the kinds of project around the history (see bench/generate_history.py)")
     parser.add_argument("--pytest-alembic", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement; the table shows medians")
     parser.add_argument("--no-stairway", action="store_true",
                         help="skip plain Alembic's one-command-per-step stairway (slow: minutes at 800)")
     args = parser.parse_args()
@@ -140,16 +158,14 @@ def main() -> None:
             for count in args.sizes:
                 with tempfile.TemporaryDirectory() as folder:
                     project = generate(Path(folder) / f"history{count}", count, style)
-                    ours = migration_check(project, server.port, style)
-                    plain, stairway, floor = plain_alembic(project, server.port, count, style,
-                                                           not args.no_stairway)
-                    theirs = pytest_alembic(project, server.port, style) if args.pytest_alembic else None
-                    cells = [style, str(count), f"{ours:.2f}", f"{1000 * ours / count:.1f}", f"{floor:.2f}",
-                             f"{plain:.2f}", f"{ours / plain:.2f}", "–" if stairway is None else f"{stairway:.2f}",
-                             "–" if theirs is None else f"{theirs:.2f}",
-                             "–" if theirs is None else f"{theirs / ours:.1f}",
-                             "–" if theirs is None else f"{theirs / floor:.1f}"]
-                    print("| " + " | ".join(cells) + " |", flush=True)
+                    runs = [measure(project, server.port, count, style, args) for _ in range(args.repeat)]
+                ours, floor, plain, stairway, theirs = (median_of([run[i] for run in runs]) for i in range(5))
+                cells = [style, str(count), f"{ours:.2f}", f"{1000 * ours / count:.1f}", f"{floor:.2f}",
+                         f"{plain:.2f}", f"{ours / plain:.2f}", "–" if stairway is None else f"{stairway:.2f}",
+                         "–" if theirs is None else f"{theirs:.2f}",
+                         "–" if theirs is None else f"{theirs / ours:.1f}",
+                         "–" if theirs is None else f"{theirs / floor:.1f}"]
+                print("| " + " | ".join(cells) + " |", flush=True)
     finally:
         server.close()
 

@@ -142,7 +142,7 @@ def _run_stages(
                 at_base = revisions_at(project, config.base_ref, root) if mode == "changed" and config.base_ref \
                     else None
                 round_trip = RoundTrip(project, database, scripts, at_base, excluded, root)
-                outcome = round_trip.stairway()
+                outcome = round_trip.stairway(note.advance)
                 report.findings.extend(outcome.findings)
                 report.skipped.extend(outcome.notes)
                 failures = [f for f in outcome.findings if f.rule == UPGRADE_FAILED.id]
@@ -171,7 +171,7 @@ def _run_stages(
         # Last, so that the comparison above found the database at head without applying everything again.
         if round_trip is not None and round_trip.goes_down_to_base and not failures:
             with progress.step("to-base", "downgrading everything to base") as note:
-                found = round_trip.down_to_base()
+                found = round_trip.down_to_base(note.advance)
                 report.findings.extend(found)
                 note.findings(found, prefix=f"{counted(len(round_trip.order), 'step')}, ")
 

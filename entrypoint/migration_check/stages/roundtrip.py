@@ -20,6 +20,7 @@ from migration_check.database import ScratchDatabase
 from migration_check.findings import Finding
 from migration_check.history.scripts import MigrationScript
 from migration_check.paths import relative_to_root
+from migration_check.progress import Ticker
 from migration_check.rules import (
     DOWNGRADE_FAILED,
     IRREVERSIBLE_MIGRATION,
@@ -95,7 +96,7 @@ class RoundTrip:
         return Finding(rule.id, rule.severity, f"{what} revision {revision}: {listed}", file, line, revision,
                        {"differences": differences})
 
-    def stairway(self) -> RoundTripOutcome:
+    def stairway(self, advance: Ticker | None = None) -> RoundTripOutcome:
         outcome = RoundTripOutcome()
         plan = _stairway_plan(self.stairway_revisions, self.prefix, self.irreversible)
         outcome.steps = len(plan)
@@ -117,6 +118,8 @@ class RoundTrip:
         touched: dict[str, set[int]] = {}  # the groups each revision's steps touched so far
 
         def observe(index: int, context: Any) -> None:
+            if advance is not None:
+                advance(index + 1, len(plan), "steps")
             role, step = plan[index]
             revision = step.revision
             if role == PREFIX:
@@ -158,7 +161,7 @@ class RoundTrip:
         with self.database.connect() as connection:
             tracker.stop(connection)
 
-    def down_to_base(self) -> list[Finding]:
+    def down_to_base(self, advance: Ticker | None = None) -> list[Finding]:
         """Downgrade everything, then check that nothing but an empty alembic_version is left."""
         assert self.initial is not None, "the stairway runs first"
         plan = [(TO_BASE, Step(revision, False)) for revision in reversed(self.order)]
@@ -166,6 +169,8 @@ class RoundTrip:
         initial = self.initial
 
         def observe(index: int, context: Any) -> None:
+            if advance is not None:
+                advance(index + 1, len(plan), "steps")
             if index + 1 < len(plan):
                 return  # only the bottom is compared
             differences = snapshot.take(context.connection, self.query).difference(initial)

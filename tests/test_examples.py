@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, check
+from conftest import EXAMPLES, check, copy_example, run_cli
+from history_projects import git
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -163,3 +164,35 @@ def test_postgres_bin_names_the_binaries(tmp_path: Path) -> None:
     assert run.status == 0, run.stderr
     assert run.report is not None
     assert run.report["server"]["source"] == str(bin_dir)
+
+
+@pytest.mark.parametrize(
+    ("example", "versions", "extra"),
+    [
+        ("clean", "clean", []),
+        ("async-env", "clean", []),
+        ("pyproject-config", "clean", []),
+        ("settings-env", "settings-env", ["--url-env", "APP_DATABASE_URL", "--env", "APP_SECRET_KEY=not-a-secret"]),
+        ("supabase", "supabase", ["--preset", "supabase"]),
+    ],
+)
+def test_changed_mode_on_every_example(example: str, versions: str, extra: list[str], tmp_path: Path) -> None:
+    """The base branch lacks the example's last migration; the change adds it. Only that one takes the stairway,
+    on top of the base's applied plainly, and there is no downgrade to base."""
+    project = copy_example(example, tmp_path)
+    folder = tmp_path / versions / "migrations" / "versions"
+    last = sorted(folder.glob("*.py"))[-1]
+    text = last.read_text()
+    last.unlink()
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.com", "add", "-A")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "base")
+    base = git(tmp_path, "rev-parse", "HEAD")
+    last.write_text(text)
+    applied_first = len(list(folder.glob("*.py"))) - 1
+    run = run_cli("check", project, "--base-ref", base, *extra, report=tmp_path / "report.json")
+    assert run.status == 0, run.stderr + run.stdout
+    assert run.rules() == []
+    assert "round trip (changed)" in run.stderr
+    assert f"· {applied_first + 3} steps, 0 findings" in run.stderr, run.stderr
+    assert run.report is not None and "to-base" not in run.report["timings"]

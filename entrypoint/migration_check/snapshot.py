@@ -143,6 +143,9 @@ DROP EVENT TRIGGER IF EXISTS migration_check_ddl;
 DROP EVENT TRIGGER IF EXISTS migration_check_drop;
 DROP SCHEMA IF EXISTS {TRACE_SCHEMA} CASCADE;
 """
+# Touching one of these can change the names of many objects at once: read everything again.
+_READ_ALL_AFTER = ("pg_namespace", "pg_extension")
+_READ_ALL_ABOVE = 500  # touched groups in one step; beyond this one full read is cheaper
 # One round trip per step: what the step touched (rows without a group: kind 'touched' or 'dropped', the object,
 # its catalog), then the touched objects' groups as read_groups gives them. Nothing is read after a schema or an
 # extension was touched, since the caller then reads everything.
@@ -159,7 +162,7 @@ BEGIN
     END IF;
     RETURN QUERY SELECT NULL::oid, u.o, CASE WHEN u.d THEN 'dropped' ELSE 'touched' END, u.c, ''::text
         FROM unnest(objects, catalogs, drops) AS u(o, c, d);
-    IF catalogs && ARRAY[{", ".join(f"'{c}'" for c in ("pg_namespace", "pg_extension"))}] THEN
+    IF catalogs && ARRAY[{", ".join(f"'{c}'" for c in _READ_ALL_AFTER)}] THEN
         RETURN;
     END IF;
     RETURN QUERY SELECT * FROM {TRACE_SCHEMA}.read_groups(ARRAY(
@@ -167,9 +170,6 @@ BEGIN
 END $body$;
 """
 _REFRESH = f"SELECT * FROM {TRACE_SCHEMA}.refresh()"
-# Touching one of these can change the names of many objects at once: read everything again.
-_READ_ALL_AFTER = ("pg_namespace", "pg_extension")
-_READ_ALL_ABOVE = 500  # touched groups in one step; beyond this one full read is cheaper
 
 
 def _literal(text: str) -> str:

@@ -23,6 +23,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+# imported before any timing starts, like Alembic's own modules
+from migration_check.alembic_runner import AlembicProject, Step
+from migration_check.config import AlembicLocation
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -62,9 +66,6 @@ def main() -> None:
 
 def _floor(project: Path, url: str) -> None:
     """migration-check's own runner, with an observer that does nothing."""
-    from migration_check.alembic_runner import AlembicProject, Step
-    from migration_check.config import AlembicLocation
-
     alembic = AlembicProject(AlembicLocation(project, project / "alembic.ini", None))
     alembic.point_at(url)
     order = alembic.ordered_revisions()

@@ -20,12 +20,15 @@ import os
 import time
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import make_url
 
 # imported before any timing starts, like Alembic's own modules
 from migration_check.alembic_runner import AlembicProject, Step
 from migration_check.config import AlembicLocation
+from migration_check.database import IDENTITY_SQL
 
 
 def main() -> None:
@@ -67,7 +70,10 @@ def main() -> None:
 def _floor(project: Path, url: str) -> None:
     """migration-check's own runner, with an observer that does nothing."""
     alembic = AlembicProject(AlembicLocation(project, project / "alembic.ini", None))
-    alembic.point_at(url)
+    with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)) as c:
+        identity = c.execute(IDENTITY_SQL).fetchone()
+    assert identity is not None
+    alembic.point_at(url, (str(identity[0]), str(identity[1])))  # as the check does: its guard is part of the cost
     order = alembic.ordered_revisions()
     stairway = [Step(revision, upgrade) for revision in order for upgrade in (True, False, True)]
     for plan in (stairway, [Step(revision, False) for revision in reversed(order)]):

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import EXAMPLES, check
+from conftest import EXAMPLES, check, copy_example, edit
 from migration_check.database import SERVER_USER, ThrowawayServer, find_server_binaries
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
@@ -90,3 +90,47 @@ def test_round_trip_as_a_user_that_is_not_a_superuser(server: ThrowawayServer, t
     mismatches = [f for f in run.report["findings"] if f["rule"] == "roundtrip-mismatch"] if run.report else []
     assert len(mismatches) == 1 and "agents.description" in mismatches[0]["message"], run.stderr
     assert _databases(server) == before
+
+
+def _connect_env_py_to(project: Path, url: str) -> None:
+    """env.py ignores the URL it is given and connects where its own settings say, as a project whose settings
+    fall back to a developer's database does."""
+    edit(project / "migrations/env.py",
+         'connectable = engine_from_config(\n        config.get_section(config.config_ini_section, {}), '
+         'prefix="sqlalchemy.", poolclass=pool.NullPool\n    )',
+         f'from sqlalchemy import create_engine\n\n    connectable = create_engine({url!r}, poolclass=pool.NullPool)')
+
+
+@pytest.mark.parametrize("roundtrip", ["off", "full"])
+def test_env_py_connecting_elsewhere_is_refused_and_nothing_runs_there(
+    server: ThrowawayServer, roundtrip: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(host="127.0.0.1", port=server.port, user=SERVER_USER, dbname="postgres",
+                         autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS app_development")
+        conn.execute("CREATE DATABASE app_development")
+    project = copy_example("clean", tmp_path)
+    _connect_env_py_to(project, f"postgresql+psycopg://{SERVER_USER}@localhost:{server.port}/app_development")
+    # on the tool's own server, and on a scratch database created on the very server env.py goes to
+    for where in ((), ("--database-url", f"postgresql://{SERVER_USER}@127.0.0.1:{server.port}/postgres")):
+        run = check(project, "--roundtrip", roundtrip, *where, tmp_path=tmp_path)
+        assert run.status == 2, run.stdout + run.stderr
+        assert "env.py connected to database 'app_development'" in run.stderr
+        assert "not to the scratch database" in run.stderr and "--url-env" in run.stderr
+        assert str(project / "migrations/env.py") in run.stderr
+        with psycopg.connect(host="127.0.0.1", port=server.port, user=SERVER_USER, dbname="app_development") as conn:
+            tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()
+        assert tables == (0,), "no migration ran on the database env.py chose"
+
+
+def test_env_py_reaching_the_scratch_database_another_way_is_accepted(
+    server: ThrowawayServer, tmp_path: Path
+) -> None:
+    # Through the server's unix socket, with the database name from libpq's PGDATABASE: a URL unlike the one
+    # migration-check gave, to the same database.
+    assert server.folder is not None
+    project = copy_example("clean", tmp_path)
+    _connect_env_py_to(project, f"postgresql+psycopg://{SERVER_USER}@/?host={server.folder}")
+    url = f"postgresql://{SERVER_USER}@127.0.0.1:{server.port}/postgres"
+    run = check(project, "--roundtrip", "full", "--database-url", url, tmp_path=tmp_path)
+    assert run.status == 0, run.stdout + run.stderr

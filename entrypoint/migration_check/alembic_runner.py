@@ -17,15 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alembic import autogenerate, command
+from alembic import autogenerate
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, make_url
 
 from migration_check import signals
 from migration_check.config import AlembicLocation
+from migration_check.database import IDENTITY_SQL
 from migration_check.errors import CheckError, ProjectLoadError, UsageError
 
 
@@ -88,12 +90,46 @@ def database_error_message(exc: BaseException) -> str:
     return "\n".join(line for line in text.splitlines() if line.strip()) or type(exc).__name__
 
 
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def _target(url: URL) -> tuple[str, str, str]:
+    """Where a URL connects: host, port and database, with libpq's defaults (the PG* variables) for what it
+    leaves out, and the loopback names as one."""
+    query_host = url.query.get("host")
+    if isinstance(query_host, (tuple, list)):
+        query_host = query_host[-1] if query_host else None
+    host = url.host or query_host or os.environ.get("PGHOST") or "localhost"
+    port = str(url.port or os.environ.get("PGPORT") or 5432)
+    database = url.database or os.environ.get("PGDATABASE") or url.username or ""
+    return ("loopback" if host in _LOOPBACK else host, port, database)
+
+
+def _identity_of(connection: Any) -> tuple[str, str]:
+    """IDENTITY_SQL's answer on env.py's connection. The query goes through the driver, so that SQLAlchemy
+    does not begin a transaction of its own; the one the driver began for it is ended unless one was open."""
+    in_transaction = connection.in_transaction()
+    raw = connection.connection
+    cursor = raw.cursor()
+    try:
+        cursor.execute(IDENTITY_SQL)
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    if not in_transaction:
+        raw.rollback()
+    return (str(row[0]), str(row[1]))
+
+
 class AlembicProject:
     """The project's Alembic configuration and scripts, pointed at our scratch database."""
 
     def __init__(self, location: AlembicLocation) -> None:
         self.location = location
         self.output = ""  # everything env.py and Alembic printed or logged, for --verbose
+        # The scratch database: env.py's connection must lead there, and nowhere else (see point_at).
+        self.scratch_url: URL | None = None
+        self.scratch_identity: tuple[str, str] | None = None
         try:
             if location.toml_file is not None:
                 self.config = Config(
@@ -157,9 +193,45 @@ class AlembicProject:
         finally:
             self.output += buffer.getvalue()
 
-    def point_at(self, url: str) -> None:
+    def point_at(self, url: str, identity: tuple[str, str]) -> None:
+        """Give env.py the scratch database's URL, and refuse from then on to run migrations anywhere else:
+        a project whose settings fall back to a developer's database must not be migrated, let alone
+        downgraded, there. identity is IDENTITY_SQL's answer on the scratch database."""
         # ConfigParser treats % as interpolation, so a password with % must be doubled.
         self.config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+        self.scratch_url = make_url(url)
+        self.scratch_identity = identity
+
+    def _environment(self, fn: Callable[[Any, Any], list[Any]], **options: Any) -> EnvironmentContext:
+        """The context for one run of env.py, whose configure() checks the connection it is given."""
+        environment = EnvironmentContext(self.config, self.script, fn=fn, as_sql=False, **options)
+        configure = environment.configure
+
+        def configure_on_scratch(*args: Any, **kwargs: Any) -> None:
+            connection = kwargs["connection"] if "connection" in kwargs else (args[0] if args else None)
+            if connection is not None:
+                self._require_scratch(connection)
+            configure(*args, **kwargs)
+
+        # The module-level `context.configure` is bound from the instance when the context is entered.
+        environment.configure = configure_on_scratch  # type: ignore[method-assign]
+        return environment
+
+    def _require_scratch(self, connection: Any) -> None:
+        if self.scratch_url is None or self.scratch_identity is None:
+            return
+        url = connection.engine.url
+        if _target(url) == _target(self.scratch_url) or _identity_of(connection) == self.scratch_identity:
+            return
+        raise UsageError(
+            f"{self.env_py.name} connected to database {_target(url)[2]!r} "
+            f"({url.render_as_string(hide_password=True)}), not to the scratch database migration-check "
+            "created for this check. No migration was run there.",
+            fix="Make the project read its database URL from DATABASE_URL, or name the variable it reads with "
+            "--url-env NAME. Settings that build the URL from parts can take them with --env, for example "
+            "--env POSTGRES_SERVER={host} --env POSTGRES_PORT={port} --env POSTGRES_DB={database}.",
+            file=self.env_py,
+        )
 
     def version_folders(self) -> tuple[Path, ...]:
         """The folders that hold the revision files, as configured (version_locations, else versions/)."""
@@ -238,8 +310,12 @@ class AlembicProject:
         """`alembic upgrade heads`. A migration that raises is a failure; anything else cannot run (exit 2)."""
         revision_files = self.revision_files()
         with self._running() as log:
+            def upgrade(revision: Any, _context: Any) -> list[Any]:
+                return list(self.script._upgrade_revs("heads", revision))  # what `alembic upgrade` runs
+
             try:
-                command.upgrade(self.config, "heads")
+                with self._environment(upgrade, destination_rev="heads"):
+                    self.script.run_env()
                 return None
             except CheckError:
                 raise  # ours, such as Interrupted from a signal handler: not the migration's fault
@@ -290,7 +366,7 @@ class AlembicProject:
             return [_Step(revisions, self.script.get_revision(step.revision), step.upgrade) for step in steps]
 
         with self._running():
-            environment = EnvironmentContext(self.config, self.script, fn=plan, as_sql=False)
+            environment = self._environment(plan)
             counter = _observe_steps(environment, observe)
             try:
                 with environment:
@@ -340,7 +416,7 @@ class AlembicProject:
 
         with self._running() as log:
             try:
-                with EnvironmentContext(self.config, self.script, fn=collect, as_sql=False):
+                with self._environment(collect):
                     self.script.run_env()
             except CheckError:
                 raise

@@ -39,6 +39,10 @@ UNPRIVILEGED_ACCOUNT_ENV = "MIGRATION_CHECK_PG_USER"
 POSTGRES_BIN_ENV = "MIGRATION_CHECK_POSTGRES_BIN"
 TMPDIR_ENV = "MIGRATION_CHECK_TMPDIR"
 # initdb and the migrations write many small files: on tmpfs that is three to four times faster than on disk.
+# Which database a connection is on: the name, and when its server started (tells apart two servers that
+# happen to have databases of the same name).
+IDENTITY_SQL = "SELECT current_database(), pg_postmaster_start_time()::text"
+
 MEMORY_FOLDER = Path("/dev/shm")
 MEMORY_FOLDER_MIN_FREE = 512 * 1024 * 1024  # Docker gives containers a 64 MiB /dev/shm: too small to use
 
@@ -79,6 +83,13 @@ class ScratchDatabase:
         """A plain autocommit connection for the tool's own catalog work (setup SQL, presets)."""
         return psycopg.connect(**_conninfo(self.host, self.port, self.user, self.password, self.name, self.query),
                                autocommit=True)
+
+    def identity(self) -> tuple[str, str]:
+        """IDENTITY_SQL's answer here, to recognise the project's connections to this database."""
+        with self.connect() as connection:
+            row = connection.execute(IDENTITY_SQL).fetchone()
+        assert row is not None
+        return (str(row[0]), str(row[1]))
 
 
 def _conninfo(

@@ -118,7 +118,7 @@ def _run_stages(
             report.server = database.info
             note.text = database.info.describe()
         url = database.url(driver).render_as_string(hide_password=False)
-        project.point_at(url)
+        project.point_at(url, database.identity())
         stack.enter_context(
             patched_environ(project_environment(database, url, environment_names(config), config.env))
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.usefixtures("no_leftovers")
         ("pyproject-config", []),
         ("settings-env", ["--url-env", "APP_DATABASE_URL", "--env", "APP_SECRET_KEY=not-a-secret"]),
         ("supabase", ["--preset", "supabase"]),
+        ("flask-migrate", []),
     ],
 )
 def test_passing_examples(example: str, extra: list[str], tmp_path: Path) -> None:
@@ -166,6 +168,18 @@ def test_postgres_bin_names_the_binaries(tmp_path: Path) -> None:
     assert run.report["server"]["source"] == str(bin_dir)
 
 
+def _head_file(folder: Path) -> Path:
+    """The last migration: the one no other names as its down_revision (Flask-Migrate's names do not sort)."""
+    def assigned(name: str, text: str) -> str | None:
+        found = re.search(rf"^{name}(?::[^=]*)?\s*=\s*['\"](\w+)['\"]", text, re.M)
+        return found.group(1) if found else None
+
+    texts = {path: path.read_text() for path in folder.glob("*.py")}
+    parents = {assigned("down_revision", text) for text in texts.values()}
+    [head] = [path for path, text in texts.items() if assigned("revision", text) not in parents]
+    return head
+
+
 @pytest.mark.parametrize(
     ("example", "versions", "extra"),
     [
@@ -174,6 +188,7 @@ def test_postgres_bin_names_the_binaries(tmp_path: Path) -> None:
         ("pyproject-config", "clean", []),
         ("settings-env", "settings-env", ["--url-env", "APP_DATABASE_URL", "--env", "APP_SECRET_KEY=not-a-secret"]),
         ("supabase", "supabase", ["--preset", "supabase"]),
+        ("flask-migrate", "flask-migrate", []),
     ],
 )
 def test_changed_mode_on_every_example(example: str, versions: str, extra: list[str], tmp_path: Path) -> None:
@@ -181,7 +196,7 @@ def test_changed_mode_on_every_example(example: str, versions: str, extra: list[
     on top of the base's applied plainly, and there is no downgrade to base."""
     project = copy_example(example, tmp_path)
     folder = tmp_path / versions / "migrations" / "versions"
-    last = sorted(folder.glob("*.py"))[-1]
+    last = _head_file(folder)
     text = last.read_text()
     last.unlink()
     git(tmp_path, "init", "-q")

@@ -29,6 +29,7 @@ from migration_check import signals
 from migration_check.config import AlembicLocation
 from migration_check.database import IDENTITY_SQL
 from migration_check.errors import CheckError, ProjectLoadError, UsageError
+from migration_check.flask_app import application_context, needs_flask_app
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,10 @@ class AlembicProject:
                 file=location.ini_file,
             )
         self.configured_url = self.config.get_main_option("sqlalchemy.url")
+        if self.config.get_main_option("script_location") is None and location.ini_file is not None \
+                and (location.ini_file.parent / "env.py").is_file():
+            # Flask-Migrate's alembic.ini has no script_location: `flask db` sets it to the ini's own folder.
+            self.config.set_main_option("script_location", str(location.ini_file.parent))
         with self._project_cwd():
             try:
                 self.script = ScriptDirectory.from_config(self.config)
@@ -163,6 +168,7 @@ class AlembicProject:
                     file=location.main_file,
                 ) from None
         self.env_py = Path(self.script.dir) / "env.py"
+        self.flask_app = needs_flask_app(self.env_py)
 
     # -- helpers ---------------------------------------------------------------------------------------------
 
@@ -183,12 +189,22 @@ class AlembicProject:
                 sys.path.remove(folder)
 
     @contextlib.contextmanager
-    def _running(self) -> Iterator[io.StringIO]:
-        """Capture what env.py and Alembic print, so it shows only with --verbose (see `output`)."""
+    def _running(self, env_py: bool = True) -> Iterator[io.StringIO]:
+        """Capture what env.py and Alembic print, so it shows only with --verbose (see `output`). For a run of
+        env.py, also what it needs around it: a Flask application context for Flask-Migrate's env.py."""
         buffer = io.StringIO()
         self.config.stdout = buffer
         try:
-            with self._project_cwd(), contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            with self._project_cwd(), contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer), \
+                    contextlib.ExitStack() as around:
+                if env_py and self.flask_app:
+                    try:
+                        around.enter_context(application_context(self.location.project_dir, self.env_py))
+                    except CheckError:
+                        raise
+                    except Exception as exc:  # the project's create_app(): anything can come out of it
+                        signals.raise_if_received()
+                        raise self._file_error(exc, "Loading the Flask application") from None
                 yield buffer
         finally:
             self.output += buffer.getvalue()
@@ -288,7 +304,7 @@ class AlembicProject:
 
     def load_revisions(self) -> dict[Path, str]:
         """Read every migration file, so that syntax and import errors surface before anything runs."""
-        with self._running():
+        with self._running(env_py=False):
             try:
                 heads = self.script.get_heads()
                 files = self.revision_files()

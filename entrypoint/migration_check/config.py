@@ -141,8 +141,12 @@ def locate_alembic(path: Path, config_file: Path | None, section: str | None) ->
     toml = pyproject if pyproject.is_file() and _has_tool_alembic(pyproject) else None
     if ini.is_file() or toml is not None:
         return AlembicLocation(project_dir, ini if ini.is_file() else None, toml, section)
+    flask_migrate_ini = project_dir / "migrations" / "alembic.ini"  # where `flask db init` puts it
+    if flask_migrate_ini.is_file():
+        return AlembicLocation(project_dir, flask_migrate_ini, None, section)
     raise UsageError(
-        f"{project_dir} has no alembic.ini and no pyproject.toml with a [tool.alembic] table.",
+        f"{project_dir} has no alembic.ini, no pyproject.toml with a [tool.alembic] table and no "
+        "migrations/alembic.ini (Flask-Migrate's).",
         fix="Run migration-check in the folder that holds alembic.ini, pass that folder as PATH, or name the "
         "file with --config.",
         file=project_dir,

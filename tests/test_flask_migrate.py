@@ -1,0 +1,66 @@
+"""Flask-Migrate projects: migrations/alembic.ini without script_location, and an env.py that needs the Flask
+application's context. On the Flask-Migrate example, with the real throwaway server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import check, copy_example, edit
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+FIRST = "migrations/versions/e5a696689d90_create_organizations_and_users.py"
+ENUM_FIX = "    sa.Enum(name='user_role').drop(op.get_bind())\n"
+
+
+def test_the_generated_downgrade_that_keeps_the_enum_type_is_caught(tmp_path: Path) -> None:
+    project = copy_example("flask-migrate", tmp_path)
+    edit(project / FIRST, ENUM_FIX, "")  # the downgrade as `flask db migrate` wrote it
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 1, run.stderr
+    assert run.report is not None
+    found = {(f["rule"], f["revision"], f["file"].split("flask-migrate/")[-1]) for f in run.report["findings"]}
+    assert found == {("roundtrip-mismatch", "e5a696689d90", FIRST), ("upgrade-not-idempotent", "e5a696689d90", FIRST)}
+    [mismatch] = [f for f in run.report["findings"] if f["rule"] == "roundtrip-mismatch"]
+    assert "enum type public.user_role" in mismatch["message"]
+
+
+def test_model_drift_points_at_the_flask_sqlalchemy_column(tmp_path: Path) -> None:
+    project = copy_example("flask-migrate", tmp_path)
+    edit(project / "service/models.py", '    email = db.Column(db.String(320), nullable=False, unique=True)\n',
+         '    email = db.Column(db.String(320), nullable=False, unique=True)\n    bio = db.Column(db.Text)\n')
+    run = check(project, "--roundtrip", "off", tmp_path=tmp_path)
+    assert run.status == 1, run.stderr
+    assert run.report is not None
+    [finding] = run.report["findings"]
+    assert (finding["rule"], finding["details"]["op"], finding["details"]["column"]) == ("model-drift", "add_column",
+                                                                                          "bio")
+    lines = (project / "service/models.py").read_text().splitlines()
+    assert "bio = db.Column" in lines[finding["line"] - 1]
+
+
+def test_the_application_comes_from_flask_app_when_there_is_no_flaskenv(tmp_path: Path) -> None:
+    project = copy_example("flask-migrate", tmp_path)
+    (project / ".flaskenv").unlink()
+    run = check(project, tmp_path=tmp_path, env={"FLASK_APP": ""})
+    assert run.status == 2
+    assert f"{project / 'migrations/env.py'}: env.py needs the Flask application" in run.stderr
+    assert "--env FLASK_APP=package:create_app" in run.stderr
+    (tmp_path / "report.json").unlink(missing_ok=True)
+    run = check(project, "--env", "FLASK_APP=service:create_app", tmp_path=tmp_path)
+    assert run.status == 0, run.stderr
+    assert run.rules() == []
+
+
+def test_an_application_that_fails_to_start_names_its_line(tmp_path: Path) -> None:
+    project = copy_example("flask-migrate", tmp_path)
+    edit(project / "service/__init__.py", '    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]\n',
+         '    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]\n'
+         '    app.config["SECRET_KEY"] = os.environ["SERVICE_SECRET_KEY"]\n')
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 2
+    assert "Loading the Flask application failed: KeyError: 'SERVICE_SECRET_KEY'" in run.stderr
+    assert f"{project / 'service/__init__.py'}:29:" in run.stderr
+    assert "--env KEY=VALUE" in run.stderr

@@ -218,20 +218,27 @@ class AlembicProject:
         self.scratch_url = make_url(url)
         self.scratch_identity = identity
 
-    def _environment(self, fn: Callable[[Any, Any], list[Any]], **options: Any) -> EnvironmentContext:
-        """The context for one run of env.py, whose configure() checks the connection it is given."""
+    def _environment(
+        self, fn: Callable[[Any, Any], list[Any]], observe: Callable[[int, Any], None] | None = None, **options: Any
+    ) -> tuple[EnvironmentContext, _StepCounter]:
+        """The context for one run of env.py. Its configure() checks the connection env.py gives it, and, with
+        observe, adds our callback after each step to whatever env.py passes (observe(step index, context))."""
         environment = EnvironmentContext(self.config, self.script, fn=fn, as_sql=False, **options)
+        counter = _StepCounter()
         configure = environment.configure
 
-        def configure_on_scratch(*args: Any, **kwargs: Any) -> None:
+        def configure_checked(*args: Any, **kwargs: Any) -> None:
             connection = kwargs["connection"] if "connection" in kwargs else (args[0] if args else None)
             if connection is not None:
                 self._require_scratch(connection)
+            if observe is not None:
+                kwargs["on_version_apply"] = _after_each_step(kwargs.get("on_version_apply"), observe, counter)
             configure(*args, **kwargs)
 
-        # The module-level `context.configure` is bound from the instance when the context is entered.
-        environment.configure = configure_on_scratch  # type: ignore[method-assign]
-        return environment
+        # The module-level `context.configure` is bound from the instance when the context is entered, so an
+        # instance attribute is enough (a subclass would not get Alembic's module proxy).
+        environment.configure = configure_checked  # type: ignore[method-assign]
+        return environment, counter
 
     def _require_scratch(self, connection: Any) -> None:
         if self.scratch_url is None or self.scratch_identity is None:
@@ -330,7 +337,7 @@ class AlembicProject:
                 return list(self.script._upgrade_revs("heads", revision))  # what `alembic upgrade` runs
 
             try:
-                with self._environment(upgrade, destination_rev="heads"):
+                with self._environment(upgrade, destination_rev="heads")[0]:
                     self.script.run_env()
                 return None
             except CheckError:
@@ -382,8 +389,7 @@ class AlembicProject:
             return [_Step(revisions, self.script.get_revision(step.revision), step.upgrade) for step in steps]
 
         with self._running():
-            environment = self._environment(plan)
-            counter = _observe_steps(environment, observe)
+            environment, counter = self._environment(plan, observe)
             try:
                 with environment:
                     self.script.run_env()
@@ -432,7 +438,7 @@ class AlembicProject:
 
         with self._running() as log:
             try:
-                with self._environment(collect):
+                with self._environment(collect)[0]:
                     self.script.run_env()
             except CheckError:
                 raise
@@ -494,32 +500,23 @@ class _StepCounter:
     completed: int = 0
 
 
-def _observe_steps(environment: EnvironmentContext, observe: Callable[[int, Any], None]) -> _StepCounter:
-    """Add our callback to whatever env.py passes to configure(). The module-level `context.configure` is bound
-    from the instance when the context is entered, so an instance attribute is enough (a subclass would not get
-    Alembic's module proxy)."""
-    counter = _StepCounter()
-    configure = environment.configure
+def _after_each_step(
+    projects_callback: Callable[..., None] | None, observe: Callable[[int, Any], None], counter: _StepCounter
+) -> Callable[..., None]:
+    """An on_version_apply callback: the project's own first, then ours."""
 
-    def configure_with_observer(*args: Any, **kwargs: Any) -> None:
-        projects_callback = kwargs.get("on_version_apply")
+    def after_step(**info: Any) -> None:
+        if projects_callback is not None:
+            projects_callback(**info)
+        # SQLAlchemy notes in the DDL runner (Alembic's impl, alive for the whole run) which enum types it
+        # created, and skips them the next time; separate `alembic` commands start afresh, so we do too.
+        memo = getattr(info["ctx"].impl, "memo", None)
+        if isinstance(memo, dict):
+            memo.clear()
+        observe(counter.completed, info["ctx"])
+        counter.completed += 1
 
-        def after_step(**info: Any) -> None:
-            if projects_callback is not None:
-                projects_callback(**info)
-            # SQLAlchemy notes in the DDL runner (Alembic's impl, alive for the whole run) which enum types it
-            # created, and skips them the next time; separate `alembic` commands start afresh, so we do too.
-            memo = getattr(info["ctx"].impl, "memo", None)
-            if isinstance(memo, dict):
-                memo.clear()
-            observe(counter.completed, info["ctx"])
-            counter.completed += 1
-
-        kwargs["on_version_apply"] = after_step
-        configure(*args, **kwargs)
-
-    environment.configure = configure_with_observer  # type: ignore[method-assign]
-    return counter
+    return after_step
 
 
 def _render(ops: Any, context: Any) -> str:

@@ -134,3 +134,15 @@ def test_env_py_reaching_the_scratch_database_another_way_is_accepted(
     url = f"postgresql://{SERVER_USER}@127.0.0.1:{server.port}/postgres"
     run = check(project, "--roundtrip", "full", "--database-url", url, tmp_path=tmp_path)
     assert run.status == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("roundtrip", ["off", "full"])
+def test_env_py_that_cannot_connect_cannot_run_the_check(roundtrip: str, tmp_path: Path) -> None:
+    """A connection refused before any migration ran is not a migration's failure: exit status 2, not 1."""
+    project = copy_example("clean", tmp_path)
+    _connect_env_py_to(project, f"postgresql+psycopg://{SERVER_USER}@127.0.0.1:1/app")
+    run = check(project, "--roundtrip", roundtrip, tmp_path=tmp_path)
+    assert run.status == 2, run.stdout + run.stderr
+    assert "Running env.py failed" in run.stderr
+    assert "env.py could not reach the database" in run.stderr
+    assert "upgrade-failed" not in run.stdout + run.stderr

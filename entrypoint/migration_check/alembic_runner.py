@@ -220,11 +220,11 @@ class AlembicProject:
 
     def _environment(
         self, fn: Callable[[Any, Any], list[Any]], observe: Callable[[int, Any], None] | None = None, **options: Any
-    ) -> tuple[EnvironmentContext, _StepCounter]:
+    ) -> tuple[EnvironmentContext, _RunState]:
         """The context for one run of env.py. Its configure() checks the connection env.py gives it, and, with
         observe, adds our callback after each step to whatever env.py passes (observe(step index, context))."""
         environment = EnvironmentContext(self.config, self.script, fn=fn, as_sql=False, **options)
-        counter = _StepCounter()
+        state = _RunState()
         configure = environment.configure
 
         def configure_checked(*args: Any, **kwargs: Any) -> None:
@@ -232,13 +232,14 @@ class AlembicProject:
             if connection is not None:
                 self._require_scratch(connection)
             if observe is not None:
-                kwargs["on_version_apply"] = _after_each_step(kwargs.get("on_version_apply"), observe, counter)
+                kwargs["on_version_apply"] = _after_each_step(kwargs.get("on_version_apply"), observe, state)
             configure(*args, **kwargs)
+            state.configured = True
 
         # The module-level `context.configure` is bound from the instance when the context is entered, so an
         # instance attribute is enough (a subclass would not get Alembic's module proxy).
         environment.configure = configure_checked  # type: ignore[method-assign]
-        return environment, counter
+        return environment, state
 
     def _require_scratch(self, connection: Any) -> None:
         if self.scratch_url is None or self.scratch_identity is None:
@@ -295,6 +296,11 @@ class AlembicProject:
                 "project's own code, run the check on the folder it is importable from (PATH), or set "
                 "prepend_sys_path in the Alembic configuration."
             )
+        elif any(isinstance(link, (sa_exc.OperationalError, sa_exc.InterfaceError)) for link in chain):
+            fix = (
+                "env.py could not reach the database. Make it connect with the URL migration-check gives it: "
+                "sqlalchemy.url, DATABASE_URL, the variables named with --url-env, or the parts given with --env."
+            )
         elif isinstance(exc, KeyError) or re.search(r"environ|setting|variable", str(exc), re.IGNORECASE):
             fix = "Give the settings the project needs with --env KEY=VALUE, and the URL's variable with --url-env."
         where = [f"{f.filename}:{f.lineno}: {(f.line or '').strip()}" for f in project_frames[-4:]]
@@ -336,15 +342,16 @@ class AlembicProject:
             def upgrade(revision: Any, _context: Any) -> list[Any]:
                 return list(self.script._upgrade_revs("heads", revision))  # what `alembic upgrade` runs
 
+            environment, state = self._environment(upgrade, destination_rev="heads")
             try:
-                with self._environment(upgrade, destination_rev="heads")[0]:
+                with environment:
                     self.script.run_env()
                 return None
             except CheckError:
                 raise  # ours, such as Interrupted from a signal handler: not the migration's fault
             except Exception as exc:  # the project's own code: anything can come out of it
                 signals.raise_if_received()
-                failure = self._migration_failure(exc, revision_files, log.getvalue())
+                failure = self._migration_failure(exc, revision_files, log.getvalue()) if state.configured else None
                 if failure is None:
                     raise self._file_error(exc, f"Running {self.env_py.name}") from None
                 return failure
@@ -389,7 +396,7 @@ class AlembicProject:
             return [_Step(revisions, self.script.get_revision(step.revision), step.upgrade) for step in steps]
 
         with self._running():
-            environment, counter = self._environment(plan, observe)
+            environment, state = self._environment(plan, observe)
             try:
                 with environment:
                     self.script.run_env()
@@ -398,8 +405,8 @@ class AlembicProject:
                 raise
             except Exception as exc:
                 signals.raise_if_received()
-                index = counter.completed
-                if index >= len(steps):
+                index = state.completed
+                if not state.configured or index >= len(steps):
                     raise self._file_error(exc, f"Running {self.env_py.name}") from None
                 path = revision_files.get(steps[index].revision)
                 lines = _lines_in(exc, {path} if path else set())
@@ -496,12 +503,13 @@ class StepFailure:
 
 
 @dataclass
-class _StepCounter:
-    completed: int = 0
+class _RunState:
+    configured: bool = False  # env.py reached configure() with a connection: what fails later is a migration
+    completed: int = 0  # steps done
 
 
 def _after_each_step(
-    projects_callback: Callable[..., None] | None, observe: Callable[[int, Any], None], counter: _StepCounter
+    projects_callback: Callable[..., None] | None, observe: Callable[[int, Any], None], state: _RunState
 ) -> Callable[..., None]:
     """An on_version_apply callback: the project's own first, then ours."""
 
@@ -513,8 +521,8 @@ def _after_each_step(
         memo = getattr(info["ctx"].impl, "memo", None)
         if isinstance(memo, dict):
             memo.clear()
-        observe(counter.completed, info["ctx"])
-        counter.completed += 1
+        observe(state.completed, info["ctx"])
+        state.completed += 1
 
     return after_step
 

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 # imported before any timing starts, like Alembic's own modules
 from migration_check.alembic_runner import AlembicProject, Step
 from migration_check.config import AlembicLocation
-from migration_check.database import IDENTITY_SQL
+from migration_check.database import IDENTITY_SQL, identity_from
 
 
 def main() -> None:
@@ -71,9 +71,8 @@ def _floor(project: Path, url: str) -> None:
     """migration-check's own runner, with an observer that does nothing."""
     alembic = AlembicProject(AlembicLocation(project, project / "alembic.ini", None))
     with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)) as c:
-        identity = c.execute(IDENTITY_SQL).fetchone()
-    assert identity is not None
-    alembic.point_at(url, (str(identity[0]), str(identity[1])))  # as the check does: its guard is part of the cost
+        identity = identity_from(c.execute(IDENTITY_SQL).fetchone())
+    alembic.point_at(url, identity)  # as the check does: its guard is part of the cost
     order = alembic.ordered_revisions()
     stairway = [Step(revision, upgrade) for revision in order for upgrade in (True, False, True)]
     for plan in (stairway, [Step(revision, False) for revision in reversed(order)]):

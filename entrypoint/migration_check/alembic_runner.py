@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL, make_url
 
 from migration_check import signals
 from migration_check.config import AlembicLocation
-from migration_check.database import IDENTITY_SQL
+from migration_check.database import IDENTITY_SQL, identity_from
 from migration_check.errors import CheckError, ProjectLoadError, UsageError
 from migration_check.flask_app import application_context, needs_flask_app
 
@@ -119,7 +119,7 @@ def _identity_of(connection: Any) -> tuple[str, str]:
         cursor.close()
     if not in_transaction:
         raw.rollback()
-    return (str(row[0]), str(row[1]))
+    return identity_from(row)
 
 
 class AlembicProject:
@@ -504,7 +504,7 @@ class StepFailure:
 
 @dataclass
 class _RunState:
-    configured: bool = False  # env.py reached configure() with a connection: what fails later is a migration
+    configured: bool = False  # env.py got through configure(): what fails after that is a migration's fault
     completed: int = 0  # steps done
 
 

@@ -20,7 +20,7 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +42,12 @@ TMPDIR_ENV = "MIGRATION_CHECK_TMPDIR"
 # Which database a connection is on: the name, and when its server started (tells apart two servers that
 # happen to have databases of the same name).
 IDENTITY_SQL = "SELECT current_database(), pg_postmaster_start_time()::text"
+
+
+def identity_from(row: Sequence[object] | None) -> tuple[str, str]:
+    """IDENTITY_SQL's row, whichever driver read it, in one comparable form."""
+    assert row is not None, "IDENTITY_SQL returns one row"
+    return (str(row[0]), str(row[1]))
 
 MEMORY_FOLDER = Path("/dev/shm")
 MEMORY_FOLDER_MIN_FREE = 512 * 1024 * 1024  # Docker gives containers a 64 MiB /dev/shm: too small to use
@@ -87,9 +93,7 @@ class ScratchDatabase:
     def identity(self) -> tuple[str, str]:
         """IDENTITY_SQL's answer here, to recognise the project's connections to this database."""
         with self.connect() as connection:
-            row = connection.execute(IDENTITY_SQL).fetchone()
-        assert row is not None
-        return (str(row[0]), str(row[1]))
+            return identity_from(connection.execute(IDENTITY_SQL).fetchone())
 
 
 def _conninfo(

@@ -31,6 +31,7 @@ from sqlalchemy.engine import URL, make_url
 from migration_check import signals
 from migration_check.errors import DatabaseUnavailable, UsageError
 from migration_check.findings import ServerInfo
+from migration_check.presets import extensions
 
 SERVER_USER = "postgres"
 START_TIMEOUT_SECONDS = 30.0
@@ -323,6 +324,7 @@ class ThrowawayServer:
         self.binaries_folder: Path | None = None  # a reachable copy of the binaries, when we need one
         self.process: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
+        self.stand_in_extensions: tuple[str, ...] = ()
 
     def _log_tail(self) -> str:
         assert self.folder is not None
@@ -353,6 +355,10 @@ class ThrowawayServer:
             self.binaries_folder.chmod(0o755)
             _replicate(self.binaries.roots, self.binaries_folder)
             bin_dir = self.binaries_folder / bin_dir.relative_to(self.binaries.roots[0].parent)
+        # The extensions that many projects' migrations create, where these binaries lack them: see presets.
+        self.stand_in_extensions = extensions.missing_extensions(self.binaries.bin_dir, self.binaries.version)
+        if self.stand_in_extensions:
+            extensions.write_stand_ins(self.stand_in_extensions, self.folder)
         data = self.folder / "data"
         initdb = subprocess.run(
             [str(bin_dir / "initdb"), "-D", str(data), "-U", SERVER_USER, "--auth=trust", "--encoding=UTF8",
@@ -390,7 +396,8 @@ class ThrowawayServer:
                  "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
                  "-c", "full_page_writes=off", "-c", "max_connections=50", "-c", "shared_buffers=32MB",
                  "-c", "jit=off",  # JIT compiling pays off for long analytic queries, never for DDL
-                 "-c", "log_min_messages=warning"],
+                 "-c", "log_min_messages=warning",
+                 *(["-c", f"extension_control_path=$system:{self.folder}"] if self.stand_in_extensions else [])],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.folder,
                 start_new_session=True, preexec_fn=_die_with_parent,
                 **_run_as(account),  # type: ignore[call-overload]
@@ -450,7 +457,7 @@ def throwaway_database(binaries: ServerBinaries, port: int | None = None) -> Ite
         with psycopg.connect(**_conninfo("127.0.0.1", server.port, SERVER_USER, None, "postgres"),
                              autocommit=True) as admin:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        info = ServerInfo("embedded", binaries.version, binaries.source, name)
+        info = ServerInfo("embedded", binaries.version, binaries.source, name, server.stand_in_extensions)
         with signals.stop_work_on_interrupt(server.begin_shutdown):
             yield ScratchDatabase("127.0.0.1", server.port, SERVER_USER, None, name, info)
     finally:

@@ -72,14 +72,17 @@ class ServerInfo:
     version: str
     source: str  # where the binaries came from, or the host of the given server
     database: str
+    # Extensions the binaries lack, offered as migration-check's stand-ins (presets/extensions.py)
+    stand_in_extensions: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.kind == "embedded":
             return f"PostgreSQL {self.version}, throwaway server ({self.source})"
         return f"PostgreSQL {self.version} at {self.source}, scratch database {self.database}"
 
-    def as_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "version": self.version, "source": self.source, "database": self.database}
+    def as_json(self) -> dict[str, object]:
+        return {"kind": self.kind, "version": self.version, "source": self.source, "database": self.database,
+                "stand_in_extensions": list(self.stand_in_extensions)}
 
 
 @dataclass

@@ -1,8 +1,12 @@
 -- A stand-in for the parts of Supabase that application migrations reference: the auth schema with its users
--- table and helper functions, and the API roles. Enough for foreign keys to auth.users and for policies that
+-- table and helper functions, the API roles, and the extensions every project has. Enough for foreign keys to auth.users and for policies that
 -- call auth.uid(); not a copy of Supabase's own schema.
 CREATE SCHEMA IF NOT EXISTS auth;
 CREATE SCHEMA IF NOT EXISTS extensions;
+-- Every Supabase project has these two in the extensions schema, so migrations call extensions.uuid_generate_v4()
+-- without creating them. On the throwaway server's embedded build they are migration-check's stand-ins.
+CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA extensions;
+CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA extensions;
 
 DO $$
 BEGIN

@@ -16,6 +16,17 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
      "The migrations expect Supabase's auth schema: run with --preset supabase."),
     (re.compile(r'type "(?P<name>vector|citext|hstore|ltree|geometry|geography)" does not exist'),
      "The type comes from an extension: create it first, e.g. --setup-sql with CREATE EXTENSION IF NOT EXISTS ..."),
+    (re.compile(r'extension "(?P<name>[^"]+)" is not available'),
+     "This PostgreSQL build lacks the {name} extension. Run the check on a server that has it: --postgres-bin "
+     "with binaries that ship it (Debian's postgresql packages and their extension packages, e.g. "
+     "/usr/lib/postgresql/17/bin), or --database-url (in the Action, a service container with it, such as "
+     "postgis/postgis)."),
+    (re.compile(r'function (?P<name>crypt|gen_salt|pgp_\w+|encrypt|decrypt|encrypt_iv|decrypt_iv|armor|dearmor)'
+                r'\(.*\) does not exist'),
+     "{name}() comes from pgcrypto: create it first (CREATE EXTENSION pgcrypto). The throwaway server's "
+     "embedded build has only migration-check's stand-in for pgcrypto (digest, hmac, gen_random_bytes, "
+     "gen_random_uuid); for {name}() use a server with the real one: --postgres-bin /usr/lib/postgresql/17/bin "
+     "(Debian's postgresql package) or --database-url."),
     (re.compile(r'function (?P<name>gen_random_uuid|uuid_generate_v4|similarity)\(.*\) does not exist'),
      "The function comes from an extension (pgcrypto, uuid-ossp, pg_trgm): create it with --setup-sql."),
     (re.compile(r'schema "(?P<name>[^"]+)" does not exist'),
@@ -27,7 +38,11 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 def hint_for(error: str) -> str | None:
-    return next((hint for pattern, hint in _HINTS if pattern.search(error)), None)
+    for pattern, hint in _HINTS:
+        match = pattern.search(error)
+        if match:
+            return hint.format(**match.groupdict())
+    return None
 
 
 def upgrade_failure(revision: str | None, file: str | None, line: int | None, error: str,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import uuid
 
-from sqlalchemy import Column, DateTime, ForeignKey, MetaData, String, Table, Text, func
+from sqlalchemy import Column, DateTime, ForeignKey, MetaData, String, Table, Text, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -48,5 +48,6 @@ class Agent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("auth.users.id", ondelete="RESTRICT"))
+    public_id: Mapped[uuid.UUID] = mapped_column(server_default=text("extensions.uuid_generate_v4()"))
     name: Mapped[str] = mapped_column(String(200))
     instructions: Mapped[str | None] = mapped_column(Text)

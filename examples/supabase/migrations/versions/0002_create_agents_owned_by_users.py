@@ -22,6 +22,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("organization_id", sa.Integer(), nullable=False),
         sa.Column("owner_id", postgresql.UUID(as_uuid=True), nullable=False),
+        # Supabase's uuid-ossp lives in the extensions schema of every project (the preset provides it).
+        sa.Column("public_id", postgresql.UUID(as_uuid=True),
+                  server_default=sa.text("extensions.uuid_generate_v4()"), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("instructions", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(

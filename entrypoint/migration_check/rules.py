@@ -511,7 +511,9 @@ ROUNDTRIP_MISMATCH = register(
             "After downgrading revision R, compares the schema, from the catalogs, with the schema before R was "
             "applied, and lists each object left over, missing or changed: tables, columns with type, "
             "nullability and default, indexes, constraints, enum types, sequences, functions, views, extensions "
-            "and schemas."
+            "and schemas. It also writes the code that downgrade() lacks: the drops, and the re-creations from "
+            "PostgreSQL's own definitions, in an order that works; what cannot be written exactly (an enum value "
+            "to take away) is a comment saying what to do."
         ),
         why=(
             "A downgrade that \"works\" but leaves an enum type or an index behind breaks the next upgrade, or "

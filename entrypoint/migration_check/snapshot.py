@@ -188,22 +188,38 @@ def _execute(connection: Any, sql: str) -> list[Any]:
 
 
 @dataclass(frozen=True)
+class Changes:
+    """How a schema differs from the expected one, object by object, each list sorted by (kind, name)."""
+
+    left_over: list[Row]
+    missing: list[Row]
+    changed: list[tuple[Row, Row]]  # (expected, found)
+
+    def lines(self) -> list[str]:
+        """One line per object, as the findings list them."""
+        return ([f"left over: {kind} {name}" + (f" ({definition})" if definition else "")
+                 for kind, name, definition in self.left_over]
+                + [f"missing: {kind} {name}" + (f" ({definition})" if definition else "")
+                   for kind, name, definition in self.missing]
+                + [f"changed: {kind} {name}: {expected} → {found}"
+                   for (kind, name, expected), (_kind, _name, found) in self.changed])
+
+
+@dataclass(frozen=True)
 class Snapshot:
     objects: frozenset[Row]
 
-    def difference(self, expected: Snapshot) -> list[str]:
-        """What differs from `expected`, one line per object: left over, missing, or changed."""
+    def changes(self, expected: Snapshot) -> Changes:
         mine = {(kind, name): definition for kind, name, definition in self.objects}
         theirs = {(kind, name): definition for kind, name, definition in expected.objects}
-        lines = []
-        for key in sorted(mine.keys() - theirs.keys()):
-            lines.append(f"left over: {key[0]} {key[1]}" + (f" ({mine[key]})" if mine[key] else ""))
-        for key in sorted(theirs.keys() - mine.keys()):
-            lines.append(f"missing: {key[0]} {key[1]}" + (f" ({theirs[key]})" if theirs[key] else ""))
-        for key in sorted(mine.keys() & theirs.keys()):
-            if mine[key] != theirs[key]:
-                lines.append(f"changed: {key[0]} {key[1]}: {theirs[key]} → {mine[key]}")
-        return lines
+        return Changes([(*key, mine[key]) for key in sorted(mine.keys() - theirs.keys())],
+                       [(*key, theirs[key]) for key in sorted(theirs.keys() - mine.keys())],
+                       [((*key, theirs[key]), (*key, mine[key])) for key in sorted(mine.keys() & theirs.keys())
+                        if mine[key] != theirs[key]])
+
+    def difference(self, expected: Snapshot) -> list[str]:
+        """What differs from `expected`, one line per object: left over, missing, or changed."""
+        return self.changes(expected).lines()
 
 
 class SchemaQuery:

@@ -39,6 +39,11 @@ def render(report: Report, threshold: Severity | None, source_url: str | None = 
             hint = f" *{finding.details['hint']}*" if finding.details.get("hint") else ""
             lines.append(f"| {where} | {_cell(finding.message)}{_cell(hint)} |")
         lines.append("")
+        for finding in findings:
+            if finding.details.get("suggested_downgrade"):
+                where = _where(finding.file, finding.line, source_url) or f"revision {finding.revision}"
+                lines += [f"The `downgrade()` of {where} would need:", "", "```python",
+                          str(finding.details["suggested_downgrade"]), "```", ""]
         if rule:
             lines += [f"**Fix:** {rule.fix}", ""]
     if report.suggested_migration:

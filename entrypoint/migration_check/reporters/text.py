@@ -27,6 +27,10 @@ def render(report: Report, threshold: Severity | None, color: bool = False) -> s
                 lines.extend(f"      {line}" for line in error.splitlines()[1:])
             if finding.details.get("hint"):
                 lines.append(f"      hint: {finding.details['hint']}")
+            code = finding.details.get("suggested_downgrade")
+            if code:
+                lines.append(paint("      downgrade() would need:", "1"))
+                lines.extend(f"          {line}" for line in str(code).splitlines())
         if rule:
             lines.append(f"  fix: {rule.fix}")
         lines.append("")

@@ -17,6 +17,7 @@ from typing import Any
 from migration_check import snapshot
 from migration_check.alembic_runner import AlembicProject, Step, StepFailure
 from migration_check.database import ScratchDatabase
+from migration_check.downgrade_code import downgrade_code
 from migration_check.findings import Finding
 from migration_check.history.scripts import MigrationScript
 from migration_check.paths import relative_to_root
@@ -90,11 +91,15 @@ class RoundTrip:
         script = self.by_revision.get(revision)
         return (relative_to_root(script.path, self.root), script.revision_line) if script else (None, None)
 
-    def _mismatch(self, rule: Rule, revision: str, differences: list[str], what: str) -> Finding:
+    def _mismatch(self, rule: Rule, revision: str, differences: list[str], what: str,
+                  code: list[str] | None = None) -> Finding:
         file, line = self._where(revision)
         listed = "; ".join(differences[:MAX_LISTED]) + ("; …" if len(differences) > MAX_LISTED else "")
+        details: dict[str, object] = {"differences": differences}
+        if code:
+            details["suggested_downgrade"] = "\n".join(code)
         return Finding(rule.id, rule.severity, f"{what} revision {revision}: {listed}", file, line, revision,
-                       {"differences": differences})
+                       details)
 
     def stairway(self, advance: Ticker | None = None) -> RoundTripOutcome:
         outcome = RoundTripOutcome()
@@ -138,9 +143,11 @@ class RoundTrip:
             else:
                 expected, what, rule = after_up.pop(revision), "Applying again", UPGRADE_NOT_IDEMPOTENT
                 del touched[revision]
-            differences = tracker.view(tracker.state, scope).difference(tracker.view(expected, scope))
+            changes = tracker.view(tracker.state, scope).changes(tracker.view(expected, scope))
+            differences = changes.lines()
             if differences:
-                outcome.findings.append(self._mismatch(rule, revision, differences, what))
+                code = downgrade_code(changes) if rule is ROUNDTRIP_MISMATCH else None
+                outcome.findings.append(self._mismatch(rule, revision, differences, what, code))
 
         try:
             failure = self.project.run_steps([step for _role, step in plan], observe)

@@ -1,0 +1,87 @@
+"""The code a roundtrip-mismatch suggests for downgrade(): pasted in as it is, the round trip passes, on the
+real server, for each kind of broken downgrade."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import check
+from history_projects import add, migration, repository
+from migration_check.downgrade_code import downgrade_code
+from migration_check.snapshot import Changes
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+ROUND_TRIP_ONLY = ("--only", "apply,roundtrip", "--roundtrip", "full", "--fail-on", "never")
+
+CASES = {
+    "a forgotten column": (
+        'op.add_column("agents", sa.Column("notes", sa.Text()))\n'
+        '    op.add_column("agents", sa.Column("rank", sa.Integer(), server_default="0", nullable=False))',
+        'op.drop_column("agents", "rank")'),
+    "the wrong table dropped": (
+        'op.create_table("agent_tags", sa.Column("id", sa.Integer(), primary_key=True))',
+        'op.drop_table("runs")'),
+    "an enum type left behind": (
+        'op.create_table("agent_states", sa.Column("id", sa.Integer(), primary_key=True),\n'
+        '                    sa.Column("state", sa.Enum("draft", "live", name="agent_status")))',
+        'op.drop_table("agent_states")'),
+    "nothing undone": (
+        'op.create_table("agent_states", sa.Column("id", sa.Integer(), primary_key=True),\n'
+        '                    sa.Column("agent_id", sa.Integer(), sa.ForeignKey("agents.id", name="fk_states_agent")),\n'
+        '                    sa.UniqueConstraint("agent_id", name="uq_agent_states_agent_id"))\n'
+        '    op.create_index("ix_agent_states_agent_id", "agent_states", ["agent_id"])\n'
+        '    op.create_index("ix_agents_name_lower", "agents", [sa.text("lower(name)")])\n'
+        '    op.execute("CREATE VIEW live_agents AS SELECT id, name FROM agents")\n'
+        '    op.drop_column("api_keys", "revoked_at")',
+        "pass"),
+    "changes not taken back": (
+        'op.drop_index("ix_runs_status", table_name="runs")\n'
+        '    op.create_index("ix_runs_status", "runs", ["status", "started_at"])\n'
+        '    op.alter_column("runs", "error", nullable=False, server_default="none")\n'
+        '    op.alter_column("users", "display_name", type_=sa.String(300))',
+        "pass"),
+}
+
+
+def _with_downgrade(path: Path, code: str) -> None:
+    """Appends the lines to downgrade(), the last function of the file."""
+    path.write_text(path.read_text().rstrip() + "\n" + "".join(f"    {line}\n" for line in code.splitlines()))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_suggested_code_makes_the_round_trip_pass(tmp_path: Path, case: str) -> None:
+    upgrade, downgrade = CASES[case]
+    project, _base = repository(tmp_path)
+    path = add(project, "0004_case.py", migration("0004", "0003", "change agents", upgrade, downgrade))
+    run = check(project, *ROUND_TRIP_ONLY, tmp_path=tmp_path)
+    [mismatch] = [f for f in run.report["findings"] if f["rule"] == "roundtrip-mismatch"]
+    code = mismatch["details"]["suggested_downgrade"]
+    assert "downgrade() would need:" in run.stdout
+    _with_downgrade(path, code)
+    fixed = check(project, *ROUND_TRIP_ONLY, tmp_path=tmp_path)
+    assert fixed.rules() == [], f"{code}\n{fixed.stdout}"
+
+
+def test_what_cannot_be_written_becomes_a_comment_that_says_what_to_do() -> None:
+    changes = Changes([], [], [(("enum type", "public.agent_status", "draft, live"),
+                                ("enum type", "public.agent_status", "draft, live, archived"))])
+    [line] = downgrade_code(changes)
+    assert line.startswith("# enum type public.agent_status keeps archived: PostgreSQL cannot drop an enum value")
+
+
+def test_members_of_a_left_over_table_go_with_it() -> None:
+    left_over = [("table", "public.tags", ""), ("column", "public.tags.id", "integer NOT NULL"),
+                 ("primary key", "public.tags.pk_tags", "PRIMARY KEY (id)"),
+                 ("index", "public.pk_tags", "CREATE UNIQUE INDEX pk_tags ON public.tags USING btree (id)"),
+                 ("constraint", "public.tags.tags_id_not_null", "NOT NULL id"),
+                 ("index", "public.ix_tags_name", "CREATE INDEX ix_tags_name ON public.tags USING btree (name)"),
+                 ("sequence", "public.tags_id_seq", ""),
+                 ("column", "public.tags.name", "text NULL DEFAULT nextval('tags_id_seq'::regclass)"),
+                 ("column", "audit.events.tag", "text NULL")]
+    assert downgrade_code(Changes(left_over, [], [])) == [
+        'op.drop_column("events", "tag", schema="audit")',
+        'op.drop_table("tags")',
+    ]

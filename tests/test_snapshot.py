@@ -109,3 +109,21 @@ def test_left_out_schemas_are_not_read(database: ScratchDatabase) -> None:
         names = {name for _kind, name, _definition in snapshot.take(connection, query).objects}
     assert "public.kept" in names and not any(name.startswith("auth") for name in names)
 
+
+
+def test_a_message_names_a_whole_table_once_and_leaves_out_what_its_columns_say() -> None:
+    """The finding's message folds a table's members into its line; its details keep every object."""
+    missing = [("column", "public.runs.id", "integer NOT NULL"), ("column", "public.runs.error", "text NULL"),
+               ("constraint", "public.runs.runs_id_not_null", "NOT NULL id"),
+               ("index", "public.ix_runs_error", "CREATE INDEX ix_runs_error ON public.runs USING btree (error)"),
+               ("primary key", "public.runs.pk_runs", "PRIMARY KEY (id)"), ("table", "public.runs", ""),
+               ("column", "public.users.nickname", "text NULL"),
+               ("constraint", "public.users.users_nickname_not_null", "NOT NULL nickname")]
+    left_over = [("column", "public.live.id", "integer NULL"), ("view", "public.live", " SELECT id FROM runs;")]
+    changes = snapshot.Changes(left_over, missing, [])
+    assert changes.summary() == [
+        "left over: view public.live",
+        "missing: table public.runs (2 columns, 1 index, 1 primary key)",
+        "missing: column public.users.nickname (text NULL)",
+    ]
+    assert len(changes.lines()) == len(left_over) + len(missing)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from migration_check.snapshot import Changes, Row
+from migration_check.snapshot import Changes, Row, is_not_null, owner_of
 
 _RELATIONS = {"table": "TABLE", "view": "VIEW", "materialized view": "MATERIALIZED VIEW", "sequence": "SEQUENCE",
               "foreign table": "FOREIGN TABLE"}
@@ -19,7 +19,6 @@ _CONSTRAINT_TYPES = {"primary key": "primary", "unique constraint": "unique", "f
                      "check constraint": "check"}
 _CONSTRAINTS = (*_CONSTRAINT_TYPES, "exclusion constraint", "constraint")
 _COLUMN = re.compile(r"^(?P<type>.+?) (?P<null>NOT NULL|NULL)(?: DEFAULT (?P<default>.*?))?(?P<identity> IDENTITY)?$")
-_INDEX_TABLE = re.compile(r" ON (?:ONLY )?(?P<table>\S+) USING ")
 _SIMPLE_NAME = re.compile(r"^[a-z_][a-z0-9_$]*$")
 _NEXTVAL = re.compile(r"nextval\('(?P<sequence>[^']+)'")
 
@@ -55,17 +54,6 @@ def _parts(name: str, count: int) -> list[str]:
     return name.split(".", count - 1)
 
 
-def _owner(kind: str, name: str, definition: str) -> str | None:
-    """The "schema.table" a member (column, constraint, trigger, index) belongs to."""
-    if kind in ("column", "trigger", *_CONSTRAINTS):
-        schema, table, _member = _parts(name, 3)
-        return f"{schema}.{table}"
-    if kind == "index":
-        match = _INDEX_TABLE.search(definition)
-        return match["table"].replace('"', "") if match else None
-    return None
-
-
 def _drop(kind: str, name: str, definition: str) -> str:
     if kind in _RELATIONS:
         schema, relation = _parts(name, 2)
@@ -81,7 +69,7 @@ def _drop(kind: str, name: str, definition: str) -> str:
         return f"op.drop_constraint({_literal(constraint)}, {_literal(table)}{type_}{_schema_argument(schema)})"
     if kind == "index":
         schema, index = _parts(name, 2)
-        owner = _owner(kind, name, definition)
+        owner = owner_of((kind, name, definition))
         table = f", table_name={_literal(_parts(owner, 2)[1])}" if owner else ""
         return f"op.drop_index({_literal(index)}{table}{_schema_argument(schema)})"
     if kind == "trigger":
@@ -201,17 +189,12 @@ def _ownership(missing: list[Row]) -> list[str]:
     return code
 
 
-def _not_null(row: Row) -> bool:
-    """PostgreSQL 18 lists NOT NULL as a constraint too; the column's own definition carries it."""
-    return row[0] == "constraint" and row[2].startswith("NOT NULL ")
-
-
 def downgrade_code(changes: Changes) -> list[str]:
     """Lines of Python for downgrade(), in an order that works: dependents dropped before what they depend on,
     and missing objects created before what depends on them."""
-    changes = Changes([row for row in changes.left_over if not _not_null(row)],
-                      [row for row in changes.missing if not _not_null(row)],
-                      [(expected, found) for expected, found in changes.changed if not _not_null(expected)])
+    changes = Changes([row for row in changes.left_over if not is_not_null(row)],
+                      [row for row in changes.missing if not is_not_null(row)],
+                      [(expected, found) for expected, found in changes.changed if not is_not_null(expected)])
     left_over_tables = {name for kind, name, _definition in changes.left_over if kind in _RELATIONS}
     missing_tables = {name for kind, name, _definition in changes.missing if kind == "table"}
     left_over_constraints = {_parts(name, 3)[0] + "." + _parts(name, 3)[2]
@@ -220,7 +203,7 @@ def downgrade_code(changes: Changes) -> list[str]:
                        for match in _NEXTVAL.finditer(definition)}
     code: list[str] = []
     for kind, name, definition in sorted(changes.left_over, key=lambda row: _DROP_ORDER.index(row[0])):
-        if _owner(kind, name, definition) in left_over_tables:
+        if owner_of((kind, name, definition)) in left_over_tables:
             continue  # goes with its table
         if kind == "index" and name in left_over_constraints:
             continue  # the constraint's own index goes with it
@@ -232,7 +215,7 @@ def downgrade_code(changes: Changes) -> list[str]:
                            for kind, name, _definition in changes.missing if kind in _CONSTRAINTS}
     creations: list[Row] = []
     for kind, name, definition in changes.missing:
-        owner = _owner(kind, name, definition)
+        owner = owner_of((kind, name, definition))
         if owner in missing_tables and kind != "index" and kind != "trigger" and kind != "foreign key":
             members[owner].append((kind, name, definition))  # written inside CREATE TABLE
         elif not (kind == "index" and name in missing_constraints):

@@ -12,6 +12,7 @@ only those objects, and the ones whose definitions name them, are read again.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -187,6 +188,62 @@ def _execute(connection: Any, sql: str) -> list[Any]:
     return list(result.fetchall()) if returns_rows else []
 
 
+_RELATION_KINDS = ("table", "view", "materialized view", "sequence", "foreign table")
+MEMBER_KINDS = ("column", "trigger", "index", "primary key", "unique constraint", "foreign key", "check constraint",
+                "exclusion constraint", "constraint")
+_INDEX_TABLE = re.compile(r" ON (?:ONLY )?(?P<table>\S+) USING ")
+
+
+def owner_of(row: Row) -> str | None:
+    """The "schema.relation" a member (column, constraint, trigger, index) belongs to; None for the others."""
+    kind, name, definition = row
+    if kind == "index":
+        match = _INDEX_TABLE.search(definition)
+        return match["table"].replace('"', "") if match else None
+    if kind in MEMBER_KINDS:
+        schema, table, _member = name.split(".", 2)
+        return f"{schema}.{table}"
+    return None
+
+
+def is_not_null(row: Row) -> bool:
+    """PostgreSQL 18 lists each NOT NULL as a constraint too; the column's definition already says it."""
+    return row[0] == "constraint" and row[2].startswith("NOT NULL ")
+
+
+def _plural(kind: str) -> str:
+    return kind + ("es" if kind.endswith("x") else "s")
+
+
+def _folded(prefix: str, rows: list[Row]) -> list[str]:
+    """Lines for a message: a whole table says how many members it has instead of listing each of them (a view's
+    columns are left out), and the whole relations come first, since they say the most."""
+    relations = {name: kind for kind, name, _definition in rows if kind in _RELATION_KINDS}
+    counts: dict[str, dict[str, int]] = {name: {} for name in relations}
+    shown = []
+    for row in rows:
+        owner = owner_of(row)
+        if is_not_null(row):
+            continue
+        if owner in relations:
+            counts[owner][row[0]] = counts[owner].get(row[0], 0) + 1
+        else:
+            shown.append(row)
+    lines = []
+    def order(row: Row) -> tuple[int, str, str]:
+        kind, name, _definition = row
+        return (_RELATION_KINDS.index(kind) if kind in _RELATION_KINDS else len(_RELATION_KINDS), kind, name)
+
+    for kind, name, definition in sorted(shown, key=order):
+        if kind == "table" and counts[name]:
+            definition = ", ".join(f"{count} {_plural(member) if count > 1 else member}"
+                                   for member, count in counts[name].items())
+        elif kind in ("view", "materialized view"):
+            definition = ""
+        lines.append(f"{prefix}: {kind} {name}" + (f" ({definition})" if definition else ""))
+    return lines
+
+
 @dataclass(frozen=True)
 class Changes:
     """How a schema differs from the expected one, object by object, each list sorted by (kind, name)."""
@@ -203,6 +260,14 @@ class Changes:
                    for kind, name, definition in self.missing]
                 + [f"changed: {kind} {name}: {expected} → {found}"
                    for (kind, name, expected), (_kind, _name, found) in self.changed])
+
+    def summary(self) -> list[str]:
+        """The lines for a message: as lines(), but a whole table (or view) stands for its members, and NOT NULL
+        constraints, which the columns say, are left out."""
+        return (_folded("left over", self.left_over) + _folded("missing", self.missing)
+                + [f"changed: {kind} {name}: {expected} → {found}"
+                   for (kind, name, expected), (_kind, _name, found) in self.changed
+                   if not is_not_null((kind, name, expected))])
 
 
 @dataclass(frozen=True)

@@ -91,11 +91,12 @@ class RoundTrip:
         script = self.by_revision.get(revision)
         return (relative_to_root(script.path, self.root), script.revision_line) if script else (None, None)
 
-    def _mismatch(self, rule: Rule, revision: str, differences: list[str], what: str,
-                  code: list[str] | None = None) -> Finding:
+    def _mismatch(self, rule: Rule, revision: str, changes: snapshot.Changes, what: str,
+                  code: list[str] | None = None, extra: list[str] | None = None) -> Finding:
         file, line = self._where(revision)
-        listed = "; ".join(differences[:MAX_LISTED]) + ("; …" if len(differences) > MAX_LISTED else "")
-        details: dict[str, object] = {"differences": differences}
+        summary = changes.summary() + (extra or [])
+        listed = "; ".join(summary[:MAX_LISTED]) + ("; …" if len(summary) > MAX_LISTED else "")
+        details: dict[str, object] = {"differences": changes.lines() + (extra or [])}
         if code:
             details["suggested_downgrade"] = "\n".join(code)
         return Finding(rule.id, rule.severity, f"{what} revision {revision}: {listed}", file, line, revision,
@@ -144,10 +145,9 @@ class RoundTrip:
                 expected, what, rule = after_up.pop(revision), "Applying again", UPGRADE_NOT_IDEMPOTENT
                 del touched[revision]
             changes = tracker.view(tracker.state, scope).changes(tracker.view(expected, scope))
-            differences = changes.lines()
-            if differences:
+            if changes.lines():
                 code = downgrade_code(changes) if rule is ROUNDTRIP_MISMATCH else None
-                outcome.findings.append(self._mismatch(rule, revision, differences, what, code))
+                outcome.findings.append(self._mismatch(rule, revision, changes, what, code))
 
         try:
             failure = self.project.run_steps([step for _role, step in plan], observe)
@@ -180,13 +180,12 @@ class RoundTrip:
                 advance(index + 1, len(plan), "steps")
             if index + 1 < len(plan):
                 return  # only the bottom is compared
-            differences = snapshot.take(context.connection, self.query).difference(initial)
+            changes = snapshot.take(context.connection, self.query).changes(initial)
             heads = context.get_current_heads()
-            if heads:
-                differences.append(f"alembic_version still holds {', '.join(heads)}")
-            if differences:
-                findings.append(self._mismatch(ROUNDTRIP_MISMATCH, plan[index][1].revision, differences,
-                                               "After downgrading everything to base, below"))
+            extra = [f"alembic_version still holds {', '.join(heads)}"] if heads else []
+            if changes.lines() or extra:
+                findings.append(self._mismatch(ROUNDTRIP_MISMATCH, plan[index][1].revision, changes,
+                                               "After downgrading everything to base, below", extra=extra))
 
         failure = self.project.run_steps([step for _role, step in plan], observe)
         if failure is not None:

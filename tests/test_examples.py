@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, check, copy_example, run_cli
+from conftest import EXAMPLES, check, copy_example, edit, run_cli
 from history_projects import git
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
@@ -22,6 +22,7 @@ pytestmark = pytest.mark.usefixtures("no_leftovers")
         ("settings-env", ["--url-env", "APP_DATABASE_URL", "--env", "APP_SECRET_KEY=not-a-secret"]),
         ("supabase", ["--preset", "supabase"]),
         ("flask-migrate", []),
+        ("sqlmodel", []),
     ],
 )
 def test_passing_examples(example: str, extra: list[str], tmp_path: Path) -> None:
@@ -183,19 +184,21 @@ def _head_file(folder: Path) -> Path:
 @pytest.mark.parametrize(
     ("example", "versions", "extra"),
     [
-        ("clean", "clean", []),
-        ("async-env", "clean", []),
-        ("pyproject-config", "clean", []),
-        ("settings-env", "settings-env", ["--url-env", "APP_DATABASE_URL", "--env", "APP_SECRET_KEY=not-a-secret"]),
-        ("supabase", "supabase", ["--preset", "supabase"]),
-        ("flask-migrate", "flask-migrate", []),
+        ("clean", "clean/migrations/versions", []),
+        ("async-env", "clean/migrations/versions", []),
+        ("pyproject-config", "clean/migrations/versions", []),
+        ("settings-env", "settings-env/migrations/versions",
+         ["--url-env", "APP_DATABASE_URL", "--env", "APP_SECRET_KEY=not-a-secret"]),
+        ("supabase", "supabase/migrations/versions", ["--preset", "supabase"]),
+        ("flask-migrate", "flask-migrate/migrations/versions", []),
+        ("sqlmodel", "sqlmodel/app/alembic/versions", []),
     ],
 )
 def test_changed_mode_on_every_example(example: str, versions: str, extra: list[str], tmp_path: Path) -> None:
     """The base branch lacks the example's last migration; the change adds it. Only that one takes the stairway,
     on top of the base's applied plainly, and there is no downgrade to base."""
     project = copy_example(example, tmp_path)
-    folder = tmp_path / versions / "migrations" / "versions"
+    folder = tmp_path / versions
     last = _head_file(folder)
     text = last.read_text()
     last.unlink()
@@ -211,3 +214,22 @@ def test_changed_mode_on_every_example(example: str, versions: str, extra: list[
     assert "round trip (changed)" in run.stderr
     assert f"· {applied_first + 3} steps, 0 findings" in run.stderr, run.stderr
     assert run.report is not None and "to-base" not in run.report["timings"]
+
+
+def test_sqlmodel_drift_suggests_a_migration_that_works_as_it_is(tmp_path: Path) -> None:
+    """A field added to a SQLModel class: the suggested migration imports what its SQLModel types need, and
+    pasted into a new revision file it brings the models and the migrations back in step."""
+    project = copy_example("sqlmodel", tmp_path)
+    edit(project / "app" / "models.py", '    owner_id: uuid.UUID = Field(',
+         '    note: str | None = Field(default=None, max_length=80)\n    owner_id: uuid.UUID = Field(')
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 1 and run.rules() == ["model-drift"]
+    migration = run.report["suggested_migration"]
+    assert "import sqlmodel.sql.sqltypes\n" in migration
+    assert "sqlmodel.sql.sqltypes.AutoString(length=80)" in migration
+    head = _head_file(project / "app" / "alembic" / "versions").stem.split("_")[0]
+    (project / "app" / "alembic" / "versions" / "0003_add_item_note.py").write_text(
+        f'"""add item note"""\n{migration}\nrevision = "0003"\ndown_revision = "{head}"\n')
+    fixed = check(project, "--roundtrip", "full", tmp_path=tmp_path)
+    assert fixed.status == 0, fixed.stdout + fixed.stderr
+    assert fixed.rules() == []

@@ -5,6 +5,7 @@ Each difference becomes one model-drift finding that says, in words, what differ
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -157,14 +158,27 @@ def _body(code: str) -> str:
     return textwrap.indent(body, "    ") if body else "    pass"
 
 
+# A call on a module path outside any string: sa.Integer(, sqlmodel.sql.sqltypes.AutoString(, app.types.Money(
+_MODULE_CALL = re.compile(r"(?<![\w.'\"])(?P<path>[a-z_]\w*(?:\.[a-z_]\w*)*)\.[A-Za-z_]\w*\(")
+_BOUND = {"op", "sa", "postgresql"}
+
+
+def _imports_for(code: str) -> list[str]:
+    """The imports the rendered code needs. Alembic writes a type from outside SQLAlchemy after its module's
+    name (sqlmodel.sql.sqltypes.AutoString()) and leaves the import to the project's script.py.mako."""
+    imports = ["from alembic import op", "import sqlalchemy as sa"]
+    if re.search(r"(?<![\w.])postgresql\.", code):
+        imports.append("from sqlalchemy.dialects import postgresql")
+    modules = {match["path"] for match in _MODULE_CALL.finditer(code) if match["path"].split(".")[0] not in _BOUND}
+    imports.extend(f"import {module}" for module in sorted(modules))
+    return imports
+
+
 def suggested_migration(upgrade_code: str | None, downgrade_code: str | None) -> str | None:
     """The missing migration's code, ready to paste into a new revision file."""
     if not upgrade_code:
         return None
-    imports = ["from alembic import op", "import sqlalchemy as sa"]
-    if "postgresql." in upgrade_code + (downgrade_code or ""):
-        imports.append("from sqlalchemy.dialects import postgresql")
-    header = "\n".join(imports)
+    header = "\n".join(_imports_for(upgrade_code + "\n" + (downgrade_code or "")))
     return f"{header}\n\n\ndef upgrade() -> None:\n{_body(upgrade_code)}\n\n\ndef downgrade() -> None:\n" \
         f"{_body(downgrade_code or '')}\n"
 

@@ -85,3 +85,12 @@ def test_members_of_a_left_over_table_go_with_it() -> None:
         'op.drop_column("events", "tag", schema="audit")',
         'op.drop_table("tags")',
     ]
+
+
+def test_a_definition_is_written_on_one_line_with_its_literals_as_they_are() -> None:
+    missing = [("check constraint", "public.tags.ck_tags_name", "CHECK ((name <> '  '::text))"),
+               ("view", "public.live", " SELECT id,\n    name\n   FROM tags;")]
+    assert downgrade_code(Changes([], missing, [])) == [
+        'op.execute("ALTER TABLE public.tags ADD CONSTRAINT ck_tags_name CHECK ((name <> \'  \'::text))")',
+        'op.execute("CREATE VIEW public.live AS SELECT id, name FROM tags")',
+    ]

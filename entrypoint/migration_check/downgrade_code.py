@@ -45,8 +45,12 @@ def _schema_argument(schema: str) -> str:
     return "" if schema == "public" else f", schema={_literal(schema)}"
 
 
+_LINE_BREAK = re.compile(r" *\n\s*")
+
+
 def _execute(sql: str) -> str:
-    return f"op.execute({_literal(' '.join(sql.split()))})"
+    """op.execute() on one line: a view's definition comes with line breaks; spaces inside literals stay."""
+    return f"op.execute({_literal(_LINE_BREAK.sub(' ', sql).strip())})"
 
 
 def _parts(name: str, count: int) -> list[str]:
@@ -126,7 +130,7 @@ def _create(kind: str, name: str, definition: str, members: list[Row]) -> str:
         return _execute(definition)
     if kind in ("view", "materialized view"):
         schema, view = _parts(name, 2)
-        return _execute(f"CREATE {_RELATIONS[kind]} {_qualified(schema, view)} AS {definition.rstrip(';')}")
+        return _execute(f"CREATE {_RELATIONS[kind]} {_qualified(schema, view)} AS {definition.strip().rstrip(';')}")
     if kind == "enum type":
         schema, type_name = _parts(name, 2)
         labels = ", ".join(_literal(label) for label in definition.split(", "))

@@ -218,22 +218,22 @@ def _plural(kind: str) -> str:
 def _folded(prefix: str, rows: list[Row]) -> list[str]:
     """Lines for a message: a whole table says how many members it has instead of listing each of them (a view's
     columns are left out), and the whole relations come first, since they say the most."""
-    relations = {name: kind for kind, name, _definition in rows if kind in _RELATION_KINDS}
-    counts: dict[str, dict[str, int]] = {name: {} for name in relations}
+    counts: dict[str, dict[str, int]] = {name: {} for kind, name, _definition in rows if kind in _RELATION_KINDS}
     shown = []
     for row in rows:
         owner = owner_of(row)
         if is_not_null(row):
             continue
-        if owner in relations:
+        if owner in counts:
             counts[owner][row[0]] = counts[owner].get(row[0], 0) + 1
         else:
             shown.append(row)
-    lines = []
+
     def order(row: Row) -> tuple[int, str, str]:
         kind, name, _definition = row
         return (_RELATION_KINDS.index(kind) if kind in _RELATION_KINDS else len(_RELATION_KINDS), kind, name)
 
+    lines = []
     for kind, name, definition in sorted(shown, key=order):
         if kind == "table" and counts[name]:
             definition = ", ".join(f"{count} {_plural(member) if count > 1 else member}"

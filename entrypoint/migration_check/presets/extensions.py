@@ -42,9 +42,9 @@ def _expand(name: str, script: str, source: resources.abc.Traversable) -> str:
         lambda match: source.joinpath(match["file"]).read_text(encoding="utf-8").replace("@prefix@", prefix), script)
 
 
-def write_stand_ins(names: tuple[str, ...], base: Path) -> Path:
-    """Writes the named stand-ins into base/extension, readable by the server's account; returns base, the entry
-    for extension_control_path (PostgreSQL appends "extension" itself)."""
+def write_stand_ins(names: tuple[str, ...], base: Path) -> None:
+    """Writes the named stand-ins into base/extension, readable by the server's account. base is the entry for
+    extension_control_path: PostgreSQL appends "extension" itself."""
     source = resources.files(__package__).joinpath("extension")
     folder = base / "extension"
     folder.mkdir(mode=0o755)
@@ -54,4 +54,3 @@ def write_stand_ins(names: tuple[str, ...], base: Path) -> Path:
                 target = folder / entry.name
                 target.write_text(_expand(name, entry.read_text(encoding="utf-8"), source), encoding="utf-8")
                 target.chmod(0o644)
-    return base

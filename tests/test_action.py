@@ -222,15 +222,31 @@ def test_annotations_are_escaped_and_capped() -> None:
 
     findings = [Finding("model-drift", Severity.ERROR, f"100% wrong, line {i}:\nsecond line", "a,b:c.py", i)
                 for i in range(1, 15)]
-    findings += [Finding("upgrade-failed", Severity.ERROR, "boom", "m.py", 3)]
+    findings += [Finding("upgrade-failed", Severity.ERROR, "boom", "m.py", 3, details={"hint": "add the schema"})]
     stream = io.StringIO()
     count = annotations.emit(Report(project=".", findings=findings, config_file="alembic.ini"), stream)
     lines = stream.getvalue().splitlines()
     assert (count.shown, count.hidden) == (10, 5)
     assert lines[0].startswith("::error file=m.py,line=3,title=upgrade-failed%3A "), "upgrade failures first"
+    assert lines[0].endswith("::boom%0AHint: add the schema%0AFix: Fix the failing operation so that `alembic "
+                             "upgrade head` works on an empty database.")
     assert lines[1] == ("::error file=a%2Cb%3Ac.py,line=1,title=model-drift%3A The models and the migrated "
                         "database differ::100%25 wrong, line 1:%0Asecond line%0AFix: Add a migration for the change: "
                         "`alembic revision --autogenerate -m \"<what changes>\"`.")
+
+
+def test_a_round_trip_annotation_carries_the_code_downgrade_lacks() -> None:
+    import io
+
+    from migration_check.findings import Finding, Report, Severity
+    from migration_check.github import annotations
+
+    finding = Finding("roundtrip-mismatch", Severity.ERROR, "left over: column public.agents.notes", "v.py", 9,
+                      details={"suggested_downgrade": 'op.drop_column("agents", "notes")\nop.drop_table("tags")'})
+    stream = io.StringIO()
+    annotations.emit(Report(project=".", findings=[finding]), stream)
+    assert stream.getvalue().rstrip().endswith(
+        "%0Adowngrade() would need:%0Aop.drop_column(\"agents\", \"notes\")%0Aop.drop_table(\"tags\")")
 
 
 def test_comment_file_for_the_fork_safe_recipe(github: FakeGitHub, tmp_path: Path) -> None:

@@ -94,3 +94,24 @@ def test_a_definition_is_written_on_one_line_with_its_literals_as_they_are() -> 
         'op.execute("ALTER TABLE public.tags ADD CONSTRAINT ck_tags_name CHECK ((name <> \'  \'::text))")',
         'op.execute("CREATE VIEW public.live AS SELECT id, name FROM tags")',
     ]
+
+
+def test_a_failed_downgrade_gets_one_that_works(tmp_path: Path) -> None:
+    """drop_constraint(None, ...), what breaks most downgrades: the finding carries a downgrade() written from
+    what the upgrade did, with the constraints' real names, and as the whole body it passes."""
+    upgrade = ('op.add_column("agents", sa.Column("owner_id", sa.Integer(), nullable=True))\n'
+               '    op.create_foreign_key(None, "agents", "users", ["owner_id"], ["id"])\n'
+               '    op.create_unique_constraint(None, "agents", ["owner_id", "name"])')
+    downgrade = ('op.drop_constraint(None, "agents", type_="unique")\n'
+                 '    op.drop_constraint(None, "agents", type_="foreignkey")\n'
+                 '    op.drop_column("agents", "owner_id")')
+    project, _base = repository(tmp_path)
+    path = add(project, "0004_owner.py", migration("0004", "0003", "add agent owners", upgrade, downgrade))
+    run = check(project, *ROUND_TRIP_ONLY, tmp_path=tmp_path)
+    [failed] = [f for f in run.report["findings"] if f["rule"] == "downgrade-failed"]
+    code = failed["details"]["suggested_downgrade"]
+    assert 'op.drop_constraint("fk_agents_owner_id_users", "agents", type_="foreignkey")' in code
+    assert "a downgrade() that takes back what upgrade() did:" in run.stdout
+    path.write_text(migration("0004", "0003", "add agent owners", upgrade, code.replace("\n", "\n    ")))
+    fixed = check(project, *ROUND_TRIP_ONLY, tmp_path=tmp_path)
+    assert fixed.rules() == [], f"{code}\n{fixed.stdout}"

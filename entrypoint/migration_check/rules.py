@@ -477,7 +477,9 @@ DOWNGRADE_FAILED = register(
         fix="Make downgrade() undo exactly what upgrade() did, with the real names of what it drops.",
         what=(
             "The round trip applies each revision, downgrades it, and applies it again. When downgrade() raises, "
-            "the finding names the revision, the file and line of the failing operation and the database's error."
+            "the finding names the revision, the file and line of the failing operation and the database's error, "
+            "and gives a downgrade() that would work, written from what the upgrade did (with the real names of "
+            "the constraints it created, where drop_constraint(None, ...) had none)."
         ),
         why=(
             "A downgrade that fails is found when a deployment must be rolled back: the worst moment. In the "

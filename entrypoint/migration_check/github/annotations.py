@@ -8,6 +8,7 @@ from typing import TextIO
 
 from migration_check.findings import Finding, Report, Severity
 from migration_check.github.workflow import command
+from migration_check.reporters import downgrade_label
 from migration_check.rules import RULES
 
 PER_LEVEL = 10
@@ -46,7 +47,7 @@ def _message(finding: Finding) -> str:
     if rule:
         parts.append(f"Fix: {rule.fix}")
     if finding.details.get("suggested_downgrade"):
-        parts.append(f"downgrade() would need:\n{finding.details['suggested_downgrade']}")
+        parts.append(f"{downgrade_label(finding)}:\n{finding.details['suggested_downgrade']}")
     return "\n".join(parts)
 
 

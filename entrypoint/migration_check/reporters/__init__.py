@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from migration_check.findings import Finding, Report, Severity
+from migration_check.rules import DOWNGRADE_FAILED
 
 
 def grouped_by_rule(report: Report) -> list[tuple[str, list[Finding]]]:
@@ -42,3 +43,11 @@ def render(report: Report, output_format: str, threshold: Severity | None, color
         "sarif": lambda: sarif.render(report),
     }
     return renderers[output_format]()
+
+
+def downgrade_label(finding: Finding) -> str:
+    """How to read a finding's suggested_downgrade: lines to add where the downgrade ran but left a difference,
+    the whole body where it failed."""
+    if finding.rule == DOWNGRADE_FAILED.id:
+        return "a downgrade() that takes back what upgrade() did"
+    return "downgrade() would need"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from migration_check.findings import Report, Severity
-from migration_check.reporters import grouped_by_rule, verdict
+from migration_check.reporters import downgrade_label, grouped_by_rule, verdict
 from migration_check.rules import RULES
 
 _ICONS = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.NOTICE: "ℹ️"}
@@ -42,7 +42,7 @@ def render(report: Report, threshold: Severity | None, source_url: str | None = 
         for finding in findings:
             if finding.details.get("suggested_downgrade"):
                 where = _where(finding.file, finding.line, source_url) or f"revision {finding.revision}"
-                lines += [f"The `downgrade()` of {where} would need:", "", "```python",
+                lines += [f"{where}: {downgrade_label(finding)}:", "", "```python",
                           str(finding.details["suggested_downgrade"]), "```", ""]
         if rule:
             lines += [f"**Fix:** {rule.fix}", ""]

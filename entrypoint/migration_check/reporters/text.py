@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from migration_check.findings import Report, Severity
-from migration_check.reporters import grouped_by_rule, location, verdict
+from migration_check.reporters import downgrade_label, grouped_by_rule, location, verdict
 from migration_check.rules import RULES
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.NOTICE: "36"}
@@ -29,7 +29,7 @@ def render(report: Report, threshold: Severity | None, color: bool = False) -> s
                 lines.append(f"      hint: {finding.details['hint']}")
             code = finding.details.get("suggested_downgrade")
             if code:
-                lines.append(paint("      downgrade() would need:", "1"))
+                lines.append(paint(f"      {downgrade_label(finding)}:", "1"))
                 lines.extend(f"          {line}" for line in str(code).splitlines())
         if rule:
             lines.append(f"  fix: {rule.fix}")

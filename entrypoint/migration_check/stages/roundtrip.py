@@ -159,7 +159,13 @@ class RoundTrip:
         self._stop_tracking(tracker)
         if failure is not None:
             role, step = plan[failure.index]
-            outcome.findings.append(self._failure(role, step, failure))
+            code = None
+            if role == DOWN and step.revision in after_up:
+                # what the upgrade did, taken back: the downgrade that would have worked
+                scope = touched[step.revision]
+                undo = tracker.view(after_up[step.revision], scope).changes(tracker.view(before[step.revision], scope))
+                code = downgrade_code(undo)
+            outcome.findings.append(self._failure(role, step, failure, code))
             outcome.at_head = False
             outcome.upgrade_failed = _FAILURE_RULE[role] is UPGRADE_FAILED
         return outcome
@@ -193,12 +199,14 @@ class RoundTrip:
             findings.append(self._failure(role, step, failure))
         return findings
 
-    def _failure(self, role: str, step: Step, failure: StepFailure) -> Finding:
+    def _failure(self, role: str, step: Step, failure: StepFailure, code: list[str] | None = None) -> Finding:
         rule = _FAILURE_RULE[role]
         file = relative_to_root(failure.file, self.root) if failure.file else self._where(step.revision)[0]
         if rule is UPGRADE_FAILED:
             return upgrade_failure(step.revision, file, failure.line, failure.error)
         verb = "Applying again" if role == RE_UP else "Applying" if step.upgrade else "Downgrading"
+        details: dict[str, object] = {"error": failure.error, "step": role}
+        if code:
+            details["suggested_downgrade"] = "\n".join(code)
         return Finding(rule.id, rule.severity, f"{verb} revision {step.revision} failed: "
-                       f"{failure.error.splitlines()[0]}", file, failure.line, step.revision,
-                       {"error": failure.error, "step": role})
+                       f"{failure.error.splitlines()[0]}", file, failure.line, step.revision, details)

@@ -277,3 +277,18 @@ def test_missing_base_commit_skips_history_with_a_warning(github: FakeGitHub, tm
     assert run.status == 0, run.stdout + run.stderr
     [warning] = [a for a in run.annotations() if a.startswith("::warning")]
     assert "title=History rules skipped" in warning and "fetch-depth: 0" in warning
+
+
+def test_code_scanning_shows_the_hint_and_the_suggested_downgrade() -> None:
+    from migration_check.findings import Finding, Report, Severity
+    from migration_check.reporters.sarif import as_sarif
+
+    findings = [Finding("upgrade-failed", Severity.ERROR, "Applying revision 0001 failed", "a.py", 3,
+                        details={"hint": "run with --preset supabase"}),
+                Finding("downgrade-failed", Severity.ERROR, "Downgrading revision 0004 failed", "b.py", 9,
+                        details={"suggested_downgrade": 'op.drop_column("agents", "owner_id")'})]
+    [sarif_run] = as_sarif(Report(project=".", findings=findings))["runs"]
+    texts = [result["message"]["text"] for result in sarif_run["results"]]
+    assert texts == ["Applying revision 0001 failed\nHint: run with --preset supabase",
+                     "Downgrading revision 0004 failed\na downgrade() that takes back what upgrade() did:\n"
+                     'op.drop_column("agents", "owner_id")']

@@ -8,7 +8,7 @@ from typing import TextIO
 
 from migration_check.findings import Finding, Report, Severity
 from migration_check.github.workflow import command
-from migration_check.reporters import downgrade_label
+from migration_check.reporters import full_message
 from migration_check.rules import RULES
 
 PER_LEVEL = 10
@@ -37,26 +37,12 @@ def choose(report: Report) -> tuple[list[Finding], int]:
     return chosen, len(report.findings) - len(chosen)
 
 
-def _message(finding: Finding) -> str:
-    """The finding, the hint that says how to provide what is missing, the fix, and the code downgrade() lacks:
-    an annotation sits on the very line to change, so it carries what the terminal shows."""
-    rule = RULES.get(finding.rule)
-    parts = [finding.message]
-    if finding.details.get("hint"):
-        parts.append(f"Hint: {finding.details['hint']}")
-    if rule:
-        parts.append(f"Fix: {rule.fix}")
-    if finding.details.get("suggested_downgrade"):
-        parts.append(f"{downgrade_label(finding)}:\n{finding.details['suggested_downgrade']}")
-    return "\n".join(parts)
-
-
 def emit(report: Report, stream: TextIO | None = None) -> AnnotationCount:
     chosen, hidden = choose(report)
     for finding in chosen:
         rule = RULES.get(finding.rule)
         title = f"{finding.rule}: {rule.title}" if rule else finding.rule
-        message = _message(finding)
+        message = full_message(finding, rule.fix if rule else None)
         command(_COMMANDS[finding.severity], message, stream=stream, file=finding.file or report.config_file,
                 line=finding.line, title=title)
     return AnnotationCount(len(chosen), hidden)

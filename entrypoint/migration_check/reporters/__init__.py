@@ -51,3 +51,16 @@ def downgrade_label(finding: Finding) -> str:
     if finding.rule == DOWNGRADE_FAILED.id:
         return "a downgrade() that takes back what upgrade() did"
     return "downgrade() would need"
+
+
+def full_message(finding: Finding, fix: str | None = None) -> str:
+    """The finding as plain text for outputs shown beside the code (annotations, code scanning): the message, the
+    hint that says how to provide what is missing, the fix if given, and the code downgrade() lacks."""
+    parts = [finding.message]
+    if finding.details.get("hint"):
+        parts.append(f"Hint: {finding.details['hint']}")
+    if fix:
+        parts.append(f"Fix: {fix}")
+    if finding.details.get("suggested_downgrade"):
+        parts.append(f"{downgrade_label(finding)}:\n{finding.details['suggested_downgrade']}")
+    return "\n".join(parts)

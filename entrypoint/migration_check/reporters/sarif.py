@@ -8,6 +8,7 @@ from typing import Any
 
 from migration_check import __version__
 from migration_check.findings import AllowedFinding, Finding, Report, Severity
+from migration_check.reporters import full_message
 from migration_check.rules import RULES
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -45,7 +46,7 @@ def _result(finding: Finding, rule_index: int, fallback_file: str | None) -> dic
         "ruleId": finding.rule,
         "ruleIndex": rule_index,
         "level": _LEVELS[finding.severity],
-        "message": {"text": finding.message},
+        "message": {"text": full_message(finding)},
         "partialFingerprints": {"migrationCheck/v1": fingerprint(finding)},
     }
     if file:

@@ -168,3 +168,19 @@ def test_roundtrip_off(tmp_path: Path) -> None:
     run = check(project, "--roundtrip", "off", "--fail-on", "never", tmp_path=tmp_path)
     assert "roundtrip-mismatch" not in rules_of(run)
     assert "upgrade" in run.report["timings"] and "roundtrip" not in run.report["timings"]
+
+
+def test_a_version_table_in_a_schema_env_py_creates_is_part_of_the_starting_point(tmp_path: Path) -> None:
+    """env.py creates a schema for a renamed version table before the first migration: neither belongs to the
+    first revision, so downgrading it, or everything, leaves nothing "left over"."""
+    project = project_with(tmp_path)
+    edit(project / "migrations" / "env.py",
+         "        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)",
+         '        connection.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS meta")\n'
+         "        connection.commit()\n"
+         "        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True,\n"
+         '                          version_table="schema_history", version_table_schema="meta")')
+    run = check(project, "--roundtrip", "full", tmp_path=tmp_path)
+    assert run.status == 0, run.stdout + run.stderr
+    assert rules_of(run) == []
+    assert "to-base" in run.report["timings"]

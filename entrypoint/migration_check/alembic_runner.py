@@ -386,12 +386,15 @@ class AlembicProject:
 
     def run_steps(self, steps: list[Step], observe: Callable[[int, Any], None]) -> StepFailure | None:
         """Run the planned steps in one pass of the project's env.py (so its engine, driver and settings apply),
-        calling observe(step index, migration context) after each. Stops at the first step that raises."""
+        calling observe(step index, migration context) after each, and observe(BEFORE_FIRST_STEP, context) once
+        env.py and Alembic have set up (say, a schema for the version table, and the version table) and no step
+        has run yet. Stops at the first step that raises."""
         if not steps:
             return None
         revision_files = {revision: path for path, revision in self.revision_files().items()}
 
-        def plan(_revision: Any, _context: Any) -> list[Any]:
+        def plan(_revision: Any, context: Any) -> list[Any]:
+            observe(BEFORE_FIRST_STEP, context)
             revisions = self.script.revision_map
             return [_Step(revisions, self.script.get_revision(step.revision), step.upgrade) for step in steps]
 
@@ -500,6 +503,9 @@ class StepFailure:
     file: Path | None
     line: int | None
     error: str
+
+
+BEFORE_FIRST_STEP = -1  # the index run_steps() observes before the first step
 
 
 @dataclass

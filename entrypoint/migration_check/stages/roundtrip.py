@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from migration_check import snapshot
-from migration_check.alembic_runner import AlembicProject, Step, StepFailure
+from migration_check.alembic_runner import BEFORE_FIRST_STEP, AlembicProject, Step, StepFailure
 from migration_check.database import ScratchDatabase
 from migration_check.downgrade_code import downgrade_code
 from migration_check.findings import Finding
@@ -124,6 +124,12 @@ class RoundTrip:
         touched: dict[str, set[int]] = {}  # the groups each revision's steps touched so far
 
         def observe(index: int, context: Any) -> None:
+            if index == BEFORE_FIRST_STEP:
+                # what env.py and Alembic set up before any migration (a schema for the version table, the version
+                # table) belongs to no revision: it is part of the starting point
+                tracker.refresh(context.connection)
+                self.initial = tracker.view(tracker.state, tracker.state)
+                return
             if advance is not None:
                 advance(index + 1, len(plan), "steps")
             role, step = plan[index]
@@ -182,6 +188,8 @@ class RoundTrip:
         initial = self.initial
 
         def observe(index: int, context: Any) -> None:
+            if index == BEFORE_FIRST_STEP:
+                return
             if advance is not None:
                 advance(index + 1, len(plan), "steps")
             if index + 1 < len(plan):

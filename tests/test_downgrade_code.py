@@ -10,7 +10,7 @@ import pytest
 from conftest import check
 from history_projects import add, migration, repository
 from migration_check.downgrade_code import downgrade_code
-from migration_check.snapshot import Changes
+from migration_check.snapshot import Changes, Snapshot
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -36,6 +36,10 @@ CASES = {
         '    op.create_index("ix_agents_name_lower", "agents", [sa.text("lower(name)")])\n'
         '    op.execute("CREATE VIEW live_agents AS SELECT id, name FROM agents")\n'
         '    op.drop_column("api_keys", "revoked_at")',
+        "pass"),
+    "an enum value added": (
+        "op.execute(\"ALTER TYPE user_role ADD VALUE 'guest'\")\n"
+        '    op.alter_column("users", "role", server_default="member")',
         "pass"),
     "changes not taken back": (
         'op.drop_index("ix_runs_status", table_name="runs")\n'
@@ -66,10 +70,26 @@ def test_the_suggested_code_makes_the_round_trip_pass(tmp_path: Path, case: str)
 
 
 def test_what_cannot_be_written_becomes_a_comment_that_says_what_to_do() -> None:
-    changes = Changes([], [], [(("enum type", "public.agent_status", "draft, live"),
-                                ("enum type", "public.agent_status", "draft, live, archived"))])
-    [line] = downgrade_code(changes)
-    assert line.startswith("# enum type public.agent_status keeps archived: PostgreSQL cannot drop an enum value")
+    changes = Changes([], [], [(("function", "public.touch()", "1f0e"), ("function", "public.touch()", "9a7c"))])
+    assert downgrade_code(changes) == ["# restore function public.touch() as it was before this revision"]
+
+
+def test_an_enum_value_is_taken_back_by_converting_each_column_that_uses_the_type() -> None:
+    changes = Changes([], [], [(("enum type", "billing.state", "draft, live"),
+                                ("enum type", "billing.state", "draft, live, archived"))])
+    schema = Snapshot(frozenset({("column", "billing.invoices.state", "billing.state NOT NULL DEFAULT 'draft'::"
+                                                                      "billing.state"),
+                                 ("column", "billing.invoices.id", "integer NOT NULL")}))
+    assert downgrade_code(changes, schema) == [
+        "# rows holding archived must be changed first: the conversion below fails on them",
+        'op.execute("ALTER TYPE billing.state RENAME TO state_old")',
+        'sa.Enum("draft", "live", name="state", schema="billing").create(op.get_bind())',
+        'op.execute("ALTER TABLE billing.invoices ALTER COLUMN state DROP DEFAULT")',
+        'op.execute("ALTER TABLE billing.invoices ALTER COLUMN state TYPE billing.state USING state::text::'
+        'billing.state")',
+        'op.execute("ALTER TABLE billing.invoices ALTER COLUMN state SET DEFAULT \'draft\'::billing.state")',
+        'op.execute("DROP TYPE billing.state_old")',
+    ]
 
 
 def test_members_of_a_left_over_table_go_with_it() -> None:

@@ -2,8 +2,9 @@
 before the revision, written from a round-trip mismatch, as the comparison writes the missing migration.
 
 Definitions come from PostgreSQL's own formatting (format_type, pg_get_indexdef, pg_get_constraintdef), so the
-SQL that re-creates an object is what the catalogs say it was. Whatever cannot be written exactly (a function's
-body, an enum value to take away) becomes a comment that says what to do.
+SQL that re-creates an object is what the catalogs say it was. An enum value is taken back the only way PostgreSQL
+allows, by converting each column to a new type. Whatever cannot be written exactly (a function's body) becomes a
+comment that says what to do.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 
-from migration_check.snapshot import Changes, Row, is_not_null, owner_of
+from migration_check.snapshot import Changes, Row, Snapshot, is_not_null, owner_of
 
 _RELATIONS = {"table": "TABLE", "view": "VIEW", "materialized view": "MATERIALIZED VIEW", "sequence": "SEQUENCE",
               "foreign table": "FOREIGN TABLE"}
@@ -148,7 +149,35 @@ def _create(kind: str, name: str, definition: str, members: list[Row]) -> str:
     return f"# re-create {kind} {name}, as it was before this revision"
 
 
-def _alter(expected: Row, found: Row) -> list[str]:
+def _enum_values_back(name: str, before: str, after: str, columns: list[Row]) -> list[str]:
+    """PostgreSQL cannot drop an enum value: the type is renamed, created again with the old values, each column
+    converted through text (its default dropped first and set again after), and the renamed type dropped."""
+    schema, type_name = _parts(name, 2)
+    labels = before.split(", ")
+    extra = [label for label in after.split(", ") if label not in labels]
+    spelled = {name, type_name} if schema == "public" else {name}  # as format_type writes the column's type
+    target = _qualified(schema, type_name)
+    code = [f"# rows holding {', '.join(extra)} must be changed first: the conversion below fails on them"] if extra \
+        else []
+    code.append(_execute(f"ALTER TYPE {target} RENAME TO {_quoted(type_name + '_old')}"))
+    code.append(f"sa.Enum({', '.join(_literal(label) for label in labels)}, name={_literal(type_name)}"
+                f"{_schema_argument(schema)}).create(op.get_bind())")
+    for _kind, column_name, definition in columns:
+        match = _COLUMN.match(definition)
+        if match is None or match["type"] not in spelled:
+            continue
+        table_schema, table, column = _parts(column_name, 3)
+        alter = f"ALTER TABLE {_qualified(table_schema, table)} ALTER COLUMN {_quoted(column)}"
+        if match["default"]:
+            code.append(_execute(f"{alter} DROP DEFAULT"))
+        code.append(_execute(f"{alter} TYPE {target} USING {_quoted(column)}::text::{target}"))
+        if match["default"]:
+            code.append(_execute(f"{alter} SET DEFAULT {match['default']}"))
+    code.append(_execute(f"DROP TYPE {_qualified(schema, type_name + '_old')}"))
+    return code
+
+
+def _alter(expected: Row, found: Row, columns: list[Row]) -> list[str]:
     kind, name, before = expected
     after = found[2]
     if kind == "column":
@@ -168,10 +197,7 @@ def _alter(expected: Row, found: Row) -> list[str]:
                                  else f"{target} DROP DEFAULT"))
         return code
     if kind == "enum type":
-        extra = [label for label in after.split(", ") if label not in before.split(", ")]
-        return [f"# enum type {name} keeps {', '.join(extra) or 'another order'}: PostgreSQL cannot drop an enum "
-                "value; rename the type, create it again with the old values, convert the columns (ALTER COLUMN "
-                "... TYPE ... USING ...::text::...), then drop the renamed type"]
+        return _enum_values_back(name, before, after, columns)
     if kind in ("index", *_CONSTRAINTS, "view", "materialized view"):
         return [_drop(kind, name, after), _create(kind, name, before, [])]
     return [f"# restore {kind} {name} as it was before this revision"]
@@ -193,9 +219,10 @@ def _ownership(missing: list[Row]) -> list[str]:
     return code
 
 
-def downgrade_code(changes: Changes) -> list[str]:
+def downgrade_code(changes: Changes, schema: Snapshot | None = None) -> list[str]:
     """Lines of Python for downgrade(), in an order that works: dependents dropped before what they depend on,
-    and missing objects created before what depends on them."""
+    and missing objects created before what depends on them. schema, the whole schema as the downgrade left it,
+    tells which columns use an enum type whose values must be taken back."""
     changes = Changes([row for row in changes.left_over if not is_not_null(row)],
                       [row for row in changes.missing if not is_not_null(row)],
                       [(expected, found) for expected, found in changes.changed if not is_not_null(expected)])
@@ -227,6 +254,11 @@ def downgrade_code(changes: Changes) -> list[str]:
     for kind, name, definition in sorted(creations, key=lambda row: -_DROP_ORDER.index(row[0])):
         code.append(_create(kind, name, definition, members.get(name, [])))
     code.extend(_ownership(changes.missing))
+    # the columns as they will be when the enum types are altered: the changed ones restored first (a column
+    # sorts before an enum type)
+    current = {row[1]: row for row in (schema.objects if schema else ()) if row[0] == "column"}
+    current |= {expected[1]: expected for expected, _found in changes.changed if expected[0] == "column"}
+    columns = sorted(current.values())
     for expected, found in changes.changed:
-        code.extend(_alter(expected, found))
+        code.extend(_alter(expected, found, columns))
     return code

@@ -514,8 +514,9 @@ ROUNDTRIP_MISMATCH = register(
             "applied, and lists each object left over, missing or changed: tables, columns with type, "
             "nullability and default, indexes, constraints, enum types, sequences, functions, views, extensions "
             "and schemas. It also writes the code that downgrade() lacks: the drops, and the re-creations from "
-            "PostgreSQL's own definitions, in an order that works; what cannot be written exactly (an enum value "
-            "to take away) is a comment saying what to do."
+            "PostgreSQL's own definitions, in an order that works, and an enum value taken back by converting the "
+            "columns that use the type; what cannot be written exactly (a function's body) is a comment saying "
+            "what to do."
         ),
         why=(
             "A downgrade that \"works\" but leaves an enum type or an index behind breaks the next upgrade, or "

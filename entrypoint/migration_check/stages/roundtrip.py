@@ -152,7 +152,8 @@ class RoundTrip:
                 del touched[revision]
             changes = tracker.view(tracker.state, scope).changes(tracker.view(expected, scope))
             if changes.lines():
-                code = downgrade_code(changes) if rule is ROUNDTRIP_MISMATCH else None
+                code = (downgrade_code(changes, tracker.view(tracker.state, tracker.state))
+                        if rule is ROUNDTRIP_MISMATCH else None)
                 outcome.findings.append(self._mismatch(rule, revision, changes, what, code))
 
         try:

@@ -39,6 +39,10 @@ def test_model_drift_points_at_the_flask_sqlalchemy_column(tmp_path: Path) -> No
                                                                                           "bio")
     lines = (project / "service/models.py").read_text().splitlines()
     assert "bio = db.Column" in lines[finding["line"] - 1]
+    # the fix names the command a Flask-Migrate project writes migrations with
+    assert 'fix: Add a migration for the change: `flask db migrate -m "<what changes>"`.' in run.stdout
+    assert "suggested migration (flask db migrate would write):" in run.stdout
+    assert "alembic revision" not in run.stdout
 
 
 def test_the_application_comes_from_flask_app_when_there_is_no_flaskenv(tmp_path: Path) -> None:

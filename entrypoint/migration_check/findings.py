@@ -21,6 +21,10 @@ class Severity(enum.IntEnum):
         return cls[text.upper()]
 
 
+# The command that writes a migration from the models, as the fixes name it.
+AUTOGENERATE_COMMAND = 'alembic revision --autogenerate -m "<what changes>"'
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem, tied to a rule and, where known, to a file and line (relative to the repository root)."""
@@ -95,6 +99,8 @@ class Report:
     config_file: str | None = None
     findings: list[Finding] = field(default_factory=list)
     suggested_migration: str | None = None
+    # The command that writes a migration in this project: Alembic's, or `flask db migrate` for Flask-Migrate.
+    autogenerate_command: str = AUTOGENERATE_COMMAND
     server: ServerInfo | None = None
     timings: list[StepTiming] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)

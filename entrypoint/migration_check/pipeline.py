@@ -23,7 +23,7 @@ from migration_check.paths import relative_to_root, repository_root
 from migration_check.policy import apply_policy
 from migration_check.presets import PRESETS, Preset
 from migration_check.progress import Progress, counted
-from migration_check.rules import FK_WITHOUT_INDEX, UPGRADE_FAILED
+from migration_check.rules import FK_WITHOUT_INDEX, FLASK_AUTOGENERATE_COMMAND, UPGRADE_FAILED
 from migration_check.stages.apply import check_upgrade
 from migration_check.stages.compare import check_models
 from migration_check.stages.naming import check_names
@@ -50,6 +50,8 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
 
     with progress.step("configuration", "reading the Alembic configuration") as note:
         project = AlembicProject(location)
+        if project.flask_app:
+            report.autogenerate_command = FLASK_AUTOGENERATE_COMMAND
         user_values = dict(config.env)
         driver, why = choose_driver(
             config.driver,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from migration_check.findings import Finding, Severity
+from migration_check.findings import AUTOGENERATE_COMMAND, Finding, Severity
 from migration_check.locate import Location
 from migration_check.paths import relative_to_root
 
@@ -119,13 +119,16 @@ UPGRADE_FAILED = register(
     )
 )
 
+# What a Flask-Migrate project's reports name instead of AUTOGENERATE_COMMAND.
+FLASK_AUTOGENERATE_COMMAND = 'flask db migrate -m "<what changes>"'
+
 MODEL_DRIFT = register(
     Rule(
         id="model-drift",
         severity=Severity.ERROR,
         stage="compare",
         title="The models and the migrated database differ",
-        fix="Add a migration for the change: `alembic revision --autogenerate -m \"<what changes>\"`.",
+        fix=f"Add a migration for the change: `{AUTOGENERATE_COMMAND}`.",
         what=(
             "After applying every migration, runs Alembic's autogenerate comparison between the project's "
             "target_metadata and the database, with the project's own env.py settings (include_object, "

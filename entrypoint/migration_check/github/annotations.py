@@ -8,7 +8,7 @@ from typing import TextIO
 
 from migration_check.findings import Finding, Report, Severity
 from migration_check.github.workflow import command
-from migration_check.reporters import full_message
+from migration_check.reporters import fix_for, full_message
 from migration_check.rules import RULES
 
 PER_LEVEL = 10
@@ -42,7 +42,7 @@ def emit(report: Report, stream: TextIO | None = None) -> AnnotationCount:
     for finding in chosen:
         rule = RULES.get(finding.rule)
         title = f"{finding.rule}: {rule.title}" if rule else finding.rule
-        message = full_message(finding, rule.fix if rule else None)
+        message = full_message(finding, fix_for(rule, report) if rule else None)
         command(_COMMANDS[finding.severity], message, stream=stream, file=finding.file or report.config_file,
                 line=finding.line, title=title)
     return AnnotationCount(len(chosen), hidden)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from migration_check.findings import Finding, Report, Severity
-from migration_check.rules import DOWNGRADE_FAILED
+from migration_check.findings import AUTOGENERATE_COMMAND, Finding, Report, Severity
+from migration_check.rules import DOWNGRADE_FAILED, Rule
 
 
 def grouped_by_rule(report: Report) -> list[tuple[str, list[Finding]]]:
@@ -64,3 +64,8 @@ def full_message(finding: Finding, fix: str | None = None) -> str:
     if finding.details.get("suggested_downgrade"):
         parts.append(f"{downgrade_label(finding)}:\n{finding.details['suggested_downgrade']}")
     return "\n".join(parts)
+
+
+def fix_for(rule: Rule, report: Report) -> str:
+    """The rule's fix in this project's words: `flask db migrate` where Flask-Migrate writes the migrations."""
+    return rule.fix.replace(AUTOGENERATE_COMMAND, report.autogenerate_command)

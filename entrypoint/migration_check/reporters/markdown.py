@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from migration_check.findings import Report, Severity
-from migration_check.reporters import downgrade_label, grouped_by_rule, verdict
+from migration_check.reporters import downgrade_label, fix_for, grouped_by_rule, verdict
 from migration_check.rules import RULES
 
 _ICONS = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.NOTICE: "ℹ️"}
@@ -45,7 +45,7 @@ def render(report: Report, threshold: Severity | None, source_url: str | None = 
                 lines += [f"{where}: {downgrade_label(finding)}:", "", "```python",
                           str(finding.details["suggested_downgrade"]), "```", ""]
         if rule:
-            lines += [f"**Fix:** {rule.fix}", ""]
+            lines += [f"**Fix:** {fix_for(rule, report)}", ""]
     if report.suggested_migration:
         lines += ["### Suggested migration", "", "```python", report.suggested_migration.rstrip(), "```", ""]
     if report.allowed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from migration_check.findings import Report, Severity
-from migration_check.reporters import downgrade_label, grouped_by_rule, location, verdict
+from migration_check.reporters import downgrade_label, fix_for, grouped_by_rule, location, verdict
 from migration_check.rules import RULES
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.NOTICE: "36"}
@@ -32,10 +32,11 @@ def render(report: Report, threshold: Severity | None, color: bool = False) -> s
                 lines.append(paint(f"      {downgrade_label(finding)}:", "1"))
                 lines.extend(f"          {line}" for line in str(code).splitlines())
         if rule:
-            lines.append(f"  fix: {rule.fix}")
+            lines.append(f"  fix: {fix_for(rule, report)}")
         lines.append("")
     if report.suggested_migration:
-        lines.append(paint("suggested migration (alembic revision --autogenerate would write):", "1"))
+        writer = report.autogenerate_command.split(" -m ")[0]
+        lines.append(paint(f"suggested migration ({writer} would write):", "1"))
         lines.extend(f"    {line}" if line else "" for line in report.suggested_migration.rstrip().splitlines())
         lines.append("")
     for allowed in report.allowed:

@@ -31,7 +31,7 @@ from alembic.runtime import migration
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate_history import STYLES, generate
-from plain_alembic import _clear_cached_settings
+from plain_alembic import clear_cached_settings
 
 from migration_check.alembic_runner import AlembicProject, Step
 from migration_check.config import AlembicLocation
@@ -78,7 +78,7 @@ def one_run(project: Path, port: int, driver: str, write_versions: bool) -> tupl
         identity = identity_from(connection.execute(IDENTITY_SQL).fetchone())
     url = f"postgresql+{driver}://{SERVER_USER}@127.0.0.1:{port}/{database}"
     os.environ["DATABASE_URL"] = url  # the app style reads the URL from its settings
-    _clear_cached_settings()
+    clear_cached_settings()
     alembic.point_at(url, identity)
     order = alembic.ordered_revisions()  # loads the revision files before the clock starts
     stairway = [Step(revision, upgrade) for revision in order for upgrade in (True, False, True)]

@@ -48,7 +48,7 @@ def main() -> None:
             os.environ["DATABASE_URL"] = url  # the app styles read the URL from their settings
             config = Config(str(args.project / "alembic.ini"), stdout=io.StringIO())
             config.set_main_option("sqlalchemy.url", url)
-            _clear_cached_settings()
+            clear_cached_settings()
             started = time.perf_counter()
             if name == "floor":
                 _floor(args.project, url)
@@ -80,7 +80,7 @@ def _floor(project: Path, url: str) -> None:
         assert failure is None, failure
 
 
-def _clear_cached_settings() -> None:
+def clear_cached_settings() -> None:
     """The app styles cache their settings (functools.lru_cache), as services do; a new URL needs a new read."""
     with contextlib.suppress(ImportError):
         from app.settings import get_settings  # the generated project's module

@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import re
 
-from migration_check.snapshot import Changes, Row, Snapshot, is_not_null, owner_of
+from migration_check.snapshot import CONSTRAINT_KINDS, RELATION_KINDS, Changes, Row, Snapshot, owner_of
 
-_RELATIONS = {"table": "TABLE", "view": "VIEW", "materialized view": "MATERIALIZED VIEW", "sequence": "SEQUENCE",
-              "foreign table": "FOREIGN TABLE"}
+_RELATIONS = {kind: kind.upper() for kind in RELATION_KINDS}  # the SQL keyword: "materialized view" → MATERIALIZED VIEW
 _CONSTRAINT_TYPES = {"primary key": "primary", "unique constraint": "unique", "foreign key": "foreignkey",
-                     "check constraint": "check"}
-_CONSTRAINTS = (*_CONSTRAINT_TYPES, "exclusion constraint", "constraint")
+                     "check constraint": "check"}  # Alembic's type_ for drop_constraint()
+_CONSTRAINTS = CONSTRAINT_KINDS
 _COLUMN = re.compile(r"^(?P<type>.+?) (?P<null>NOT NULL|NULL)(?: DEFAULT (?P<default>.*?))?(?P<identity> IDENTITY)?$")
 _SIMPLE_NAME = re.compile(r"^[a-z_][a-z0-9_$]*$")
 _NEXTVAL = re.compile(r"nextval\('(?P<sequence>[^']+)'")
@@ -219,17 +218,19 @@ def _ownership(missing: list[Row]) -> list[str]:
     return code
 
 
+def _constraint_indexes(rows: list[Row]) -> set[str]:
+    """The names ("schema.name") of the indexes that these constraints own, which go and come with them."""
+    return {f"{_parts(name, 3)[0]}.{_parts(name, 3)[2]}" for kind, name, _definition in rows if kind in _CONSTRAINTS}
+
+
 def downgrade_code(changes: Changes, schema: Snapshot | None = None) -> list[str]:
     """Lines of Python for downgrade(), in an order that works: dependents dropped before what they depend on,
     and missing objects created before what depends on them. schema, the whole schema as the downgrade left it,
     tells which columns use an enum type whose values must be taken back."""
-    changes = Changes([row for row in changes.left_over if not is_not_null(row)],
-                      [row for row in changes.missing if not is_not_null(row)],
-                      [(expected, found) for expected, found in changes.changed if not is_not_null(expected)])
+    changes = changes.without_not_null()
     left_over_tables = {name for kind, name, _definition in changes.left_over if kind in _RELATIONS}
     missing_tables = {name for kind, name, _definition in changes.missing if kind == "table"}
-    left_over_constraints = {_parts(name, 3)[0] + "." + _parts(name, 3)[2]
-                             for kind, name, _definition in changes.left_over if kind in _CONSTRAINTS}
+    left_over_constraints = _constraint_indexes(changes.left_over)
     owned_sequences = {match["sequence"] for kind, _name, definition in changes.left_over if kind == "column"
                        for match in _NEXTVAL.finditer(definition)}
     code: list[str] = []
@@ -242,12 +243,11 @@ def downgrade_code(changes: Changes, schema: Snapshot | None = None) -> list[str
             continue  # a serial column's sequence goes with it
         code.append(_drop(kind, name, definition))
     members: dict[str, list[Row]] = {table: [] for table in missing_tables}
-    missing_constraints = {_parts(name, 3)[0] + "." + _parts(name, 3)[2]
-                           for kind, name, _definition in changes.missing if kind in _CONSTRAINTS}
+    missing_constraints = _constraint_indexes(changes.missing)
     creations: list[Row] = []
     for kind, name, definition in changes.missing:
         owner = owner_of((kind, name, definition))
-        if owner in missing_tables and kind != "index" and kind != "trigger" and kind != "foreign key":
+        if owner in missing_tables and kind not in ("index", "trigger", "foreign key"):
             members[owner].append((kind, name, definition))  # written inside CREATE TABLE
         elif not (kind == "index" and name in missing_constraints):
             creations.append((kind, name, definition))

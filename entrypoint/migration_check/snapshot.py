@@ -188,9 +188,10 @@ def _execute(connection: Any, sql: str) -> list[Any]:
     return list(result.fetchall()) if returns_rows else []
 
 
-_RELATION_KINDS = ("table", "view", "materialized view", "sequence", "foreign table")
-MEMBER_KINDS = ("column", "trigger", "index", "primary key", "unique constraint", "foreign key", "check constraint",
-                "exclusion constraint", "constraint")
+RELATION_KINDS = ("table", "view", "materialized view", "sequence", "foreign table")
+CONSTRAINT_KINDS = ("primary key", "unique constraint", "foreign key", "check constraint", "exclusion constraint",
+                    "constraint")
+MEMBER_KINDS = ("column", "trigger", "index", *CONSTRAINT_KINDS)
 _INDEX_TABLE = re.compile(r" ON (?:ONLY )?(?P<table>\S+) USING ")
 
 
@@ -206,7 +207,7 @@ def owner_of(row: Row) -> str | None:
     return None
 
 
-def is_not_null(row: Row) -> bool:
+def _is_not_null(row: Row) -> bool:
     """PostgreSQL 18 lists each NOT NULL as a constraint too; the column's definition already says it."""
     return row[0] == "constraint" and row[2].startswith("NOT NULL ")
 
@@ -218,12 +219,10 @@ def _plural(kind: str) -> str:
 def _folded(prefix: str, rows: list[Row]) -> list[str]:
     """Lines for a message: a whole table says how many members it has instead of listing each of them (a view's
     columns are left out), and the whole relations come first, since they say the most."""
-    counts: dict[str, dict[str, int]] = {name: {} for kind, name, _definition in rows if kind in _RELATION_KINDS}
+    counts: dict[str, dict[str, int]] = {name: {} for kind, name, _definition in rows if kind in RELATION_KINDS}
     shown = []
     for row in rows:
         owner = owner_of(row)
-        if is_not_null(row):
-            continue
         if owner in counts:
             counts[owner][row[0]] = counts[owner].get(row[0], 0) + 1
         else:
@@ -231,7 +230,7 @@ def _folded(prefix: str, rows: list[Row]) -> list[str]:
 
     def order(row: Row) -> tuple[int, str, str]:
         kind, name, _definition = row
-        return (_RELATION_KINDS.index(kind) if kind in _RELATION_KINDS else len(_RELATION_KINDS), kind, name)
+        return (RELATION_KINDS.index(kind) if kind in RELATION_KINDS else len(RELATION_KINDS), kind, name)
 
     lines = []
     for kind, name, definition in sorted(shown, key=order):
@@ -261,13 +260,19 @@ class Changes:
                 + [f"changed: {kind} {name}: {expected} → {found}"
                    for (kind, name, expected), (_kind, _name, found) in self.changed])
 
+    def without_not_null(self) -> Changes:
+        """The same without PostgreSQL 18's NOT NULL constraint rows, which the columns' definitions already say."""
+        return Changes([row for row in self.left_over if not _is_not_null(row)],
+                       [row for row in self.missing if not _is_not_null(row)],
+                       [(expected, found) for expected, found in self.changed if not _is_not_null(expected)])
+
     def summary(self) -> list[str]:
         """The lines for a message: as lines(), but a whole table (or view) stands for its members, and NOT NULL
         constraints, which the columns say, are left out."""
-        return (_folded("left over", self.left_over) + _folded("missing", self.missing)
+        shown = self.without_not_null()
+        return (_folded("left over", shown.left_over) + _folded("missing", shown.missing)
                 + [f"changed: {kind} {name}: {expected} → {found}"
-                   for (kind, name, expected), (_kind, _name, found) in self.changed
-                   if not is_not_null((kind, name, expected))])
+                   for (kind, name, expected), (_kind, _name, found) in shown.changed])
 
 
 @dataclass(frozen=True)

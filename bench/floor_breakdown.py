@@ -108,6 +108,9 @@ def main() -> None:
     server = ThrowawayServer(find_server_binaries(None))
     server.start()
     assert server.port is not None
+    # The server asks TCP logins for its password; libpq and asyncpg read it from here, so the URLs below and
+    # those of the check's subprocesses need none.
+    os.environ["PGPASSWORD"] = server.password
     try:
         with tempfile.TemporaryDirectory() as folder:
             project = generate(Path(folder), args.count, args.style)

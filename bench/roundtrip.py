@@ -149,6 +149,9 @@ def main() -> None:
     server = ThrowawayServer(find_server_binaries(None))
     server.start()
     assert server.port is not None
+    # The server asks TCP logins for its password; libpq and asyncpg read it from here, so the URLs below and
+    # those of the check's subprocesses need none.
+    os.environ["PGPASSWORD"] = server.password
     print("| project | revisions | migration-check round trip (s) | per revision (ms) | floor: the same runs, "
           "nothing checked (s) | plain Alembic up/down/up (s) | ratio | plain Alembic stairway, one command per step "
           "(s) | pytest-alembic up/down (s) | pytest-alembic ÷ migration-check | pytest-alembic ÷ floor |")

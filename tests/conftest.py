@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,23 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
-SCRATCH_PARENTS = (Path("/dev/shm"), Path(os.environ.get("TMPDIR", "/tmp")))
+
+# Every check the tests start keeps its temporary folders in this session's own folder (MIGRATION_CHECK_TMPDIR,
+# inherited by each subprocess), so the leftovers counted are this session's, not those of a check run beside the
+# suite. On /dev/shm where it has room, as the tool itself would choose.
+_SHM = Path("/dev/shm")
+_PARENT = _SHM if _SHM.is_dir() and shutil.disk_usage(_SHM).free >= 512 * 1024 * 1024 else Path(tempfile.gettempdir())
+SCRATCH_ROOT = _PARENT / f"mc-tests-{os.getpid()}"
+os.environ["MIGRATION_CHECK_TMPDIR"] = str(SCRATCH_ROOT)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def scratch_root() -> Iterator[Path]:
+    SCRATCH_ROOT.mkdir(exist_ok=True)
+    try:
+        yield SCRATCH_ROOT
+    finally:
+        shutil.rmtree(SCRATCH_ROOT, ignore_errors=True)
 
 
 @dataclass
@@ -32,16 +49,13 @@ class Run:
 
 
 def _scratch_folders() -> set[Path]:
-    found: set[Path] = set()
-    for parent in SCRATCH_PARENTS:
-        if parent.is_dir():
-            found.update(parent.glob("migration-check-*"))
-    return found
+    return set(SCRATCH_ROOT.glob("migration-check-*")) if SCRATCH_ROOT.is_dir() else set()
 
 
 def _our_servers() -> set[int]:
-    """PIDs of postgres processes whose data folder is one of ours."""
+    """PIDs of postgres processes whose data folder is in this test session's folder."""
     pids = set()
+    mark = str(SCRATCH_ROOT).encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -49,7 +63,7 @@ def _our_servers() -> set[int]:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if cmdline and cmdline[0].endswith(b"postgres") and any(b"migration-check-" in a for a in cmdline):
+        if cmdline and cmdline[0].endswith(b"postgres") and any(mark in a for a in cmdline):
             pids.add(int(entry.name))
     return pids
 

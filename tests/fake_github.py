@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from openapi_schema_validator import OAS30Validator
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "github" / "github-rest-subset.openapi.json"
+SPEC_PATH = Path(__file__).resolve().parent / "schemas" / "github-rest-subset.openapi.json"
 
 
 @dataclass

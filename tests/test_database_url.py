@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from conftest import EXAMPLES, check, copy_example, edit
@@ -26,19 +25,17 @@ def server() -> Iterator[ThrowawayServer]:
 
 
 def _databases(server: ThrowawayServer) -> set[str]:
-    with psycopg.connect(host="127.0.0.1", port=server.port, user=SERVER_USER, dbname="postgres") as conn:
+    with server.connect("postgres", autocommit=False) as conn:
         return {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
 
 
 def test_runs_in_a_scratch_database_and_drops_it(server: ThrowawayServer, tmp_path: Path) -> None:
-    with psycopg.connect(host="127.0.0.1", port=server.port, user=SERVER_USER, dbname="postgres",
-                         autocommit=True) as conn:
+    with server.connect("postgres") as conn:
         conn.execute("CREATE DATABASE app_production")
-    with psycopg.connect(host="127.0.0.1", port=server.port, user=SERVER_USER, dbname="app_production",
-                         autocommit=True) as conn:
+    with server.connect("app_production") as conn:
         conn.execute("CREATE TABLE precious (id int)")
     before = _databases(server)
-    url = f"postgresql://{SERVER_USER}@127.0.0.1:{server.port}/postgres"
+    url = server.url()
     run = check(EXAMPLES / "drift", "--database-url", url, tmp_path=tmp_path)
     assert run.status == 1, run.stderr
     assert run.report is not None
@@ -46,14 +43,14 @@ def test_runs_in_a_scratch_database_and_drops_it(server: ThrowawayServer, tmp_pa
     assert run.report["server"]["database"].startswith("migration_check_")
     assert len(run.rules()) == 4
     assert _databases(server) == before, "the scratch database is dropped, and no other is created or dropped"
-    with psycopg.connect(host="127.0.0.1", port=server.port, user=SERVER_USER, dbname="app_production") as conn:
+    with server.connect("app_production", autocommit=False) as conn:
         assert conn.execute("SELECT to_regclass('precious') IS NOT NULL").fetchone() == (True,)
         assert conn.execute("SELECT to_regclass('agents')").fetchone() == (None,)
 
 
 def test_failure_still_drops_the_scratch_database(server: ThrowawayServer, tmp_path: Path) -> None:
     before = _databases(server)
-    url = f"postgresql://{SERVER_USER}@127.0.0.1:{server.port}/postgres"
+    url = server.url()
     run = check(EXAMPLES / "failing-migration", "--database-url", url, tmp_path=tmp_path)
     assert run.status == 1
     assert run.rules() == ["upgrade-failed"]
@@ -61,7 +58,7 @@ def test_failure_still_drops_the_scratch_database(server: ThrowawayServer, tmp_p
 
 
 def test_database_url_from_the_environment(server: ThrowawayServer, tmp_path: Path) -> None:
-    url = f"postgresql://{SERVER_USER}@127.0.0.1:{server.port}/postgres"
+    url = server.url()
     run = check(EXAMPLES / "clean", tmp_path=tmp_path, env={"MIGRATION_CHECK_DATABASE_URL": url})
     assert run.status == 0, run.stderr
     assert run.report is not None and run.report["server"]["kind"] == "external"
@@ -72,11 +69,10 @@ def test_round_trip_as_a_user_that_is_not_a_superuser(server: ThrowawayServer, t
     step instead, and finds the same problems."""
     from history_projects import migration, repository
 
-    with psycopg.connect(host="127.0.0.1", port=server.port, user=SERVER_USER, dbname="postgres",
-                         autocommit=True) as conn:
+    with server.connect("postgres") as conn:
         conn.execute("DROP ROLE IF EXISTS app_ci")
-        conn.execute("CREATE ROLE app_ci LOGIN CREATEDB NOSUPERUSER")
-    url = f"postgresql://app_ci@127.0.0.1:{server.port}/postgres"
+        conn.execute("CREATE ROLE app_ci LOGIN CREATEDB NOSUPERUSER PASSWORD 'ci-password'")
+    url = f"postgresql://app_ci:ci-password@127.0.0.1:{server.port}/postgres"
     before = _databases(server)
     clean = check(EXAMPLES / "clean", "--database-url", url, "--roundtrip", "full", tmp_path=tmp_path)
     assert clean.status == 0, clean.stderr
@@ -105,22 +101,69 @@ def _connect_env_py_to(project: Path, url: str) -> None:
 def test_env_py_connecting_elsewhere_is_refused_and_nothing_runs_there(
     server: ThrowawayServer, roundtrip: str, tmp_path: Path
 ) -> None:
-    with psycopg.connect(host="127.0.0.1", port=server.port, user=SERVER_USER, dbname="postgres",
-                         autocommit=True) as conn:
+    with server.connect("postgres") as conn:
         conn.execute("DROP DATABASE IF EXISTS app_development")
         conn.execute("CREATE DATABASE app_development")
     project = copy_example("clean", tmp_path)
-    _connect_env_py_to(project, f"postgresql+psycopg://{SERVER_USER}@localhost:{server.port}/app_development")
+    _connect_env_py_to(project, server.url("app_development", "psycopg").replace("127.0.0.1", "localhost"))
     # on the tool's own server, and on a scratch database created on the very server env.py goes to
-    for where in ((), ("--database-url", f"postgresql://{SERVER_USER}@127.0.0.1:{server.port}/postgres")):
+    for where in ((), ("--database-url", server.url())):
         run = check(project, "--roundtrip", roundtrip, *where, tmp_path=tmp_path)
         assert run.status == 2, run.stdout + run.stderr
         assert "env.py connected to database 'app_development'" in run.stderr
         assert "not to the scratch database" in run.stderr and "--url-env" in run.stderr
         assert str(project / "migrations/env.py") in run.stderr
-        with psycopg.connect(host="127.0.0.1", port=server.port, user=SERVER_USER, dbname="app_development") as conn:
+        with server.connect("app_development", autocommit=False) as conn:
             tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()
         assert tables == (0,), "no migration ran on the database env.py chose"
+
+
+def _engine_in_env_py(project: Path, engine_code: str) -> None:
+    edit(project / "migrations/env.py",
+         'connectable = engine_from_config(\n        config.get_section(config.config_ini_section, {}), '
+         'prefix="sqlalchemy.", poolclass=pool.NullPool\n    )',
+         f'import psycopg\n    from sqlalchemy import create_engine\n\n    connectable = {engine_code}')
+
+
+@pytest.mark.parametrize("how", ["connect_args", "creator"])
+@pytest.mark.parametrize("roundtrip", ["off", "full"])
+def test_a_connection_led_elsewhere_behind_the_scratch_url_is_refused(
+    server: ThrowawayServer, how: str, roundtrip: str, tmp_path: Path
+) -> None:
+    """The URL env.py's engine was made from is the scratch database's, but connect_args or a creator function
+    send the connection to another server's database: only asking the connection itself tells."""
+    with server.connect("postgres") as conn:
+        conn.execute("DROP DATABASE IF EXISTS app_development")
+        conn.execute("CREATE DATABASE app_development")
+    elsewhere = f"host='127.0.0.1', port={server.port}, dbname='app_development', user='postgres', " \
+                f"password={server.password!r}"
+    project = copy_example("clean", tmp_path)
+    url = 'config.get_main_option("sqlalchemy.url").replace("+psycopg2", "+psycopg")'
+    _engine_in_env_py(project, {
+        "connect_args": f"create_engine({url}, connect_args=dict({elsewhere}), poolclass=pool.NullPool)",
+        "creator": f"create_engine({url}, creator=lambda: psycopg.connect({elsewhere}), poolclass=pool.NullPool)",
+    }[how])
+    run = check(project, "--roundtrip", roundtrip, tmp_path=tmp_path)
+    assert run.status == 2, run.stdout + run.stderr
+    assert "env.py connected to database 'app_development' on another server" in run.stderr
+    assert "No migration was run there" in run.stderr and "connect_args or a creator" in run.stderr
+    with server.connect("app_development", autocommit=False) as conn:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()
+    assert tables == (0,), "no migration ran on the database env.py chose"
+
+
+def test_another_database_on_the_scratch_server_is_refused(server: ThrowawayServer, tmp_path: Path) -> None:
+    """connect_args name another database of the very server the scratch database is on."""
+    with server.connect("postgres") as conn:
+        conn.execute("DROP DATABASE IF EXISTS app_development")
+        conn.execute("CREATE DATABASE app_development")
+    project = copy_example("clean", tmp_path)
+    url = 'config.get_main_option("sqlalchemy.url").replace("+psycopg2", "+psycopg")'
+    _engine_in_env_py(project, f"create_engine({url}, connect_args={{'dbname': 'app_development'}}, "
+                               "poolclass=pool.NullPool)")
+    run = check(project, "--database-url", server.url(), tmp_path=tmp_path)
+    assert run.status == 2, run.stdout + run.stderr
+    assert "env.py connected to database 'app_development' on the same server" in run.stderr
 
 
 def test_env_py_reaching_the_scratch_database_another_way_is_accepted(
@@ -131,7 +174,7 @@ def test_env_py_reaching_the_scratch_database_another_way_is_accepted(
     assert server.folder is not None
     project = copy_example("clean", tmp_path)
     _connect_env_py_to(project, f"postgresql+psycopg://{SERVER_USER}@/?host={server.folder}")
-    url = f"postgresql://{SERVER_USER}@127.0.0.1:{server.port}/postgres"
+    url = server.url()
     run = check(project, "--roundtrip", "full", "--database-url", url, tmp_path=tmp_path)
     assert run.status == 0, run.stdout + run.stderr
 

@@ -16,7 +16,7 @@ import yaml
 
 from conftest import EXAMPLES, REPO, check
 
-SHARED = REPO.parent / "shared" / "github"
+SCHEMAS = REPO / "tests" / "schemas"
 WORKFLOWS = sorted((EXAMPLES / "workflows").glob("*.yml")) + sorted((REPO / ".github/workflows").glob("*.yml"))
 
 
@@ -43,7 +43,7 @@ def _tool(name: str) -> str | None:
 
 
 def _validator(schema_file: str) -> jsonschema.Draft7Validator:
-    return jsonschema.Draft7Validator(json.loads((SHARED / schema_file).read_text()))
+    return jsonschema.Draft7Validator(json.loads((SCHEMAS / schema_file).read_text()))
 
 
 def test_action_yml_matches_the_schema() -> None:

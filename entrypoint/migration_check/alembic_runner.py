@@ -27,9 +27,16 @@ from sqlalchemy.engine import URL, make_url
 
 from migration_check import signals
 from migration_check.config import AlembicLocation
-from migration_check.database import IDENTITY_SQL, identity_from
+from migration_check.database import IDENTITY_SQL, Identity, identity_from
 from migration_check.errors import CheckError, ProjectLoadError, UsageError
 from migration_check.flask_app import application_context, needs_flask_app
+
+_POINT_AT_SCRATCH = (
+    "Make the project read its database URL from DATABASE_URL, or name the variable it reads with --url-env NAME. "
+    "Settings that build the URL from parts can take them with --env, for example --env POSTGRES_SERVER={host} "
+    "--env POSTGRES_PORT={port} --env POSTGRES_DB={database}; connect_args or a creator function in env.py must "
+    "not override the host, port or database."
+)
 
 
 @dataclass(frozen=True)
@@ -91,22 +98,7 @@ def database_error_message(exc: BaseException) -> str:
     return "\n".join(line for line in text.splitlines() if line.strip()) or type(exc).__name__
 
 
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
-
-
-def _target(url: URL) -> tuple[str, str, str]:
-    """Where a URL connects: host, port and database, with libpq's defaults (the PG* variables) for what it
-    leaves out, and the loopback names as one."""
-    query_host = url.query.get("host")
-    if isinstance(query_host, (tuple, list)):
-        query_host = query_host[-1] if query_host else None
-    host = url.host or query_host or os.environ.get("PGHOST") or "localhost"
-    port = str(url.port or os.environ.get("PGPORT") or 5432)
-    database = url.database or os.environ.get("PGDATABASE") or url.username or ""
-    return ("loopback" if host in _LOOPBACK else host, port, database)
-
-
-def _identity_of(connection: Any) -> tuple[str, str]:
+def _identity_of(connection: Any) -> Identity:
     """IDENTITY_SQL's answer on env.py's connection. The query goes through the driver, so that SQLAlchemy
     does not begin a transaction of its own; the one the driver began for it is ended unless one was open."""
     in_transaction = connection.in_transaction()
@@ -130,7 +122,7 @@ class AlembicProject:
         self.output = ""  # everything env.py and Alembic printed or logged, for --verbose
         # The scratch database: env.py's connection must lead there, and nowhere else (see point_at).
         self.scratch_url: URL | None = None
-        self.scratch_identity: tuple[str, str] | None = None
+        self.scratch_identity: Identity | None = None
         try:
             if location.toml_file is not None:
                 self.config = Config(
@@ -209,7 +201,7 @@ class AlembicProject:
         finally:
             self.output += buffer.getvalue()
 
-    def point_at(self, url: str, identity: tuple[str, str]) -> None:
+    def point_at(self, url: str, identity: Identity) -> None:
         """Give env.py the scratch database's URL, and refuse from then on to run migrations anywhere else:
         a project whose settings fall back to a developer's database must not be migrated, let alone
         downgraded, there. identity is IDENTITY_SQL's answer on the scratch database."""
@@ -242,18 +234,36 @@ class AlembicProject:
         return environment, state
 
     def _require_scratch(self, connection: Any) -> None:
-        if self.scratch_url is None or self.scratch_identity is None:
+        """Ask the very connection env.py hands to configure() which database it is on: its URL proves nothing,
+        since connect_args, a creator function or the driver's own defaults can lead anywhere."""
+        if self.scratch_identity is None:
             return
         url = connection.engine.url
-        if _target(url) == _target(self.scratch_url) or _identity_of(connection) == self.scratch_identity:
+        shown = url.render_as_string(hide_password=True)
+        dialect = connection.dialect.name
+        if dialect != "postgresql":
+            raise UsageError(
+                f"{self.env_py.name} connected to a {dialect} database ({shown}), not to the PostgreSQL scratch "
+                "database migration-check created for this check. No migration was run there.",
+                fix=_POINT_AT_SCRATCH,
+                file=self.env_py,
+            )
+        try:
+            identity = _identity_of(connection)
+        except Exception as exc:
+            raise UsageError(
+                f"{self.env_py.name} handed context.configure() a connection that cannot say which database it is "
+                f"on ({shown}): {database_error_message(exc).splitlines()[0]}. No migration was run.",
+                fix=_POINT_AT_SCRATCH,
+                file=self.env_py,
+            ) from None
+        if identity == self.scratch_identity:
             return
+        place = "on the same server" if identity[2:] == self.scratch_identity[2:] else "on another server"
         raise UsageError(
-            f"{self.env_py.name} connected to database {_target(url)[2]!r} "
-            f"({url.render_as_string(hide_password=True)}), not to the scratch database migration-check "
-            "created for this check. No migration was run there.",
-            fix="Make the project read its database URL from DATABASE_URL, or name the variable it reads with "
-            "--url-env NAME. Settings that build the URL from parts can take them with --env, for example "
-            "--env POSTGRES_SERVER={host} --env POSTGRES_PORT={port} --env POSTGRES_DB={database}.",
+            f"{self.env_py.name} connected to database {identity[0]!r} {place} ({shown}), not to the scratch "
+            "database migration-check created for this check. No migration was run there.",
+            fix=_POINT_AT_SCRATCH,
             file=self.env_py,
         )
 

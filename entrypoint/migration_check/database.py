@@ -10,6 +10,7 @@ import contextlib
 import os
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -28,7 +29,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
-from migration_check import signals
+from migration_check import redact, signals
 from migration_check.errors import DatabaseUnavailable, UsageError
 from migration_check.findings import ServerInfo
 from migration_check.presets import extensions
@@ -40,15 +41,21 @@ UNPRIVILEGED_ACCOUNT_ENV = "MIGRATION_CHECK_PG_USER"
 POSTGRES_BIN_ENV = "MIGRATION_CHECK_POSTGRES_BIN"
 TMPDIR_ENV = "MIGRATION_CHECK_TMPDIR"
 # initdb and the migrations write many small files: on tmpfs that is three to four times faster than on disk.
-# Which database a connection is on: the name, and when its server started (tells apart two servers that
-# happen to have databases of the same name).
-IDENTITY_SQL = "SELECT current_database(), pg_postmaster_start_time()::text"
+# Which database a connection is really on, whatever URL, connect_args or creator function led there: its name
+# and OID, and its server's system identifier (set by initdb) and start time, which tell apart two servers with
+# databases of the same name, even a copy of the same data folder. The same for a TCP and a unix-socket
+# connection.
+IDENTITY_SQL = (
+    "SELECT current_database(), d.oid::text, s.system_identifier::text, pg_postmaster_start_time()::text "
+    "FROM pg_database d, pg_control_system() s WHERE d.datname = current_database()"
+)
+Identity = tuple[str, ...]
 
 
-def identity_from(row: Sequence[object] | None) -> tuple[str, str]:
+def identity_from(row: Sequence[object] | None) -> Identity:
     """IDENTITY_SQL's row, whichever driver read it, in one comparable form."""
     assert row is not None, "IDENTITY_SQL returns one row"
-    return (str(row[0]), str(row[1]))
+    return tuple(str(value) for value in row)
 
 MEMORY_FOLDER = Path("/dev/shm")
 MEMORY_FOLDER_MIN_FREE = 512 * 1024 * 1024  # Docker gives containers a 64 MiB /dev/shm: too small to use
@@ -91,7 +98,7 @@ class ScratchDatabase:
         return psycopg.connect(**_conninfo(self.host, self.port, self.user, self.password, self.name, self.query),
                                autocommit=True)
 
-    def identity(self) -> tuple[str, str]:
+    def identity(self) -> Identity:
         """IDENTITY_SQL's answer here, to recognise the project's connections to this database."""
         with self.connect() as connection:
             return identity_from(connection.execute(IDENTITY_SQL).fetchone())
@@ -253,6 +260,8 @@ def _die_with_parent() -> None:
 
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As PostgreSQL binds: a previous run's closed connections in TIME_WAIT do not make the port taken.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -269,7 +278,20 @@ def _free_port() -> int:
 def scratch_parent() -> str | None:
     """Where the server's private folder goes: $MIGRATION_CHECK_TMPDIR, else a roomy tmpfs, else the default."""
     if os.environ.get(TMPDIR_ENV):
-        return os.environ[TMPDIR_ENV]
+        chosen = Path(os.environ[TMPDIR_ENV])
+        if not chosen.is_dir():
+            raise UsageError(
+                f"{TMPDIR_ENV} names {chosen}, which is not an existing folder.",
+                fix=f"Create the folder (mkdir -p {chosen}), point {TMPDIR_ENV} at another one, or unset it to use "
+                "/dev/shm or the system's temporary folder.",
+            )
+        if not os.access(chosen, os.W_OK | os.X_OK):
+            raise UsageError(
+                f"{TMPDIR_ENV} names {chosen}, which this user cannot write to.",
+                fix=f"Point {TMPDIR_ENV} at a folder you can write to, or unset it to use /dev/shm or the system's "
+                "temporary folder.",
+            )
+        return str(chosen)
     try:
         usage = shutil.disk_usage(MEMORY_FOLDER)
     except OSError:
@@ -325,6 +347,10 @@ class ThrowawayServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
         self.stand_in_extensions: tuple[str, ...] = ()
+        # TCP logins need this password: without one, any local account could connect to 127.0.0.1 as the
+        # superuser (and run programs as the server's account with COPY ... TO PROGRAM). The unix socket trusts
+        # its users, but it lies in the private 0700 folder, which only the server's account can enter.
+        self.password = secrets.token_urlsafe(24)
 
     def _log_tail(self) -> str:
         assert self.folder is not None
@@ -350,7 +376,8 @@ class ThrowawayServer:
         if account is not None and not _can_reach(bin_dir, account):
             # Hard links are nearly free but need the same file system as the binaries: the default
             # temporary folder usually is; /dev/shm is not.
-            self.binaries_folder = Path(tempfile.mkdtemp(prefix="migration-check-"))
+            self.binaries_folder = Path(tempfile.mkdtemp(prefix="migration-check-",
+                                                         dir=os.environ.get(TMPDIR_ENV) or None))
             (self.binaries_folder / "owner.pid").write_text(f"{os.getpid()}\n")
             self.binaries_folder.chmod(0o755)
             _replicate(self.binaries.roots, self.binaries_folder)
@@ -360,11 +387,20 @@ class ThrowawayServer:
         if self.stand_in_extensions:
             extensions.write_stand_ins(self.stand_in_extensions, self.folder)
         data = self.folder / "data"
-        initdb = subprocess.run(
-            [str(bin_dir / "initdb"), "-D", str(data), "-U", SERVER_USER, "--auth=trust", "--encoding=UTF8",
-             "--locale=C", "--no-sync", "--no-instructions"],
-            capture_output=True, text=True, cwd=self.folder, **_run_as(account),  # type: ignore[call-overload]
-        )
+        password_file = self.folder / "password"
+        password_file.write_text(self.password + "\n")
+        password_file.chmod(0o600)
+        if account is not None:
+            os.chown(password_file, account.uid, account.gid)
+        try:
+            initdb = subprocess.run(
+                [str(bin_dir / "initdb"), "-D", str(data), "-U", SERVER_USER, f"--pwfile={password_file}",
+                 "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync",
+                 "--no-instructions"],
+                capture_output=True, text=True, cwd=self.folder, **_run_as(account),  # type: ignore[call-overload]
+            )
+        finally:
+            password_file.unlink(missing_ok=True)
         if initdb.returncode != 0:
             raise DatabaseUnavailable(
                 f"initdb failed with exit status {initdb.returncode}.",
@@ -417,6 +453,21 @@ class ThrowawayServer:
         self.stop_process()
         return False
 
+    def conninfo(self, dbname: str = "postgres") -> dict[str, object]:
+        """How to log in as the superuser over TCP (psycopg's connect() keywords)."""
+        assert self.port is not None, "the server is started"
+        return _conninfo("127.0.0.1", self.port, SERVER_USER, self.password, dbname)
+
+    def connect(self, dbname: str = "postgres", autocommit: bool = True) -> psycopg.Connection:
+        return psycopg.connect(**self.conninfo(dbname), autocommit=autocommit)  # type: ignore[arg-type]
+
+    def url(self, dbname: str = "postgres", driver: str | None = None) -> str:
+        """The superuser's URL, password included: for tests and benchmarks that use the server themselves."""
+        assert self.port is not None, "the server is started"
+        scheme = f"postgresql+{driver}" if driver else "postgresql"
+        return URL.create(scheme, username=SERVER_USER, password=self.password, host="127.0.0.1", port=self.port,
+                          database=dbname).render_as_string(hide_password=False)
+
     def begin_shutdown(self) -> None:
         """Ask for a fast shutdown without waiting: it ends every session, so a client blocked on a long
         statement returns at once. stop_process() waits for it later."""
@@ -454,12 +505,12 @@ def throwaway_database(binaries: ServerBinaries, port: int | None = None) -> Ite
         server.start()
         assert server.port is not None
         name = "migration_check"
-        with psycopg.connect(**_conninfo("127.0.0.1", server.port, SERVER_USER, None, "postgres"),
-                             autocommit=True) as admin:
+        with server.connect() as admin:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         info = ServerInfo("embedded", binaries.version, binaries.source, name, server.stand_in_extensions)
+        redact.register(server.password)
         with signals.stop_work_on_interrupt(server.begin_shutdown):
-            yield ScratchDatabase("127.0.0.1", server.port, SERVER_USER, None, name, info)
+            yield ScratchDatabase("127.0.0.1", server.port, SERVER_USER, server.password, name, info)
     finally:
         server.close()
 

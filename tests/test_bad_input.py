@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, check, copy_example, edit
+from conftest import EXAMPLES, check, copy_example, edit, run_cli
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -107,3 +107,40 @@ def test_unknown_flag_exits_2(tmp_path: Path) -> None:
 def test_postgres_bin_without_binaries(tmp_path: Path) -> None:
     run = check(EXAMPLES / "clean", "--postgres-bin", tmp_path, tmp_path=tmp_path)
     assert_cannot_run(run, "does not hold PostgreSQL server binaries", "--postgres-bin")
+
+
+@pytest.mark.parametrize("where", ["folder", "under-a-file"])
+def test_report_path_that_cannot_be_written_is_refused_before_the_run(where: str, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    target = {"folder": tmp_path, "under-a-file": tmp_path / "a-file" / "report.json"}[where]
+    run = run_cli("check", EXAMPLES / "clean", "--report", target)
+    assert_cannot_run(run, f"--report {target}", "fix:")
+    assert "starting a throwaway PostgreSQL" not in run.stderr, "refused before anything ran"
+    assert "Traceback" not in run.stderr
+
+
+def test_a_port_whose_last_connections_are_closing_is_free(tmp_path: Path) -> None:
+    """A previous server on the port closed its connections first, so they wait in TIME_WAIT there for a minute;
+    PostgreSQL may listen on it at once, and so may the check's next run."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as PostgreSQL's listening socket
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()  # the server's side closes first: TIME_WAIT on 127.0.0.1:port
+        client.close()
+    for _ in range(2):
+        run = check(EXAMPLES / "clean", "--port", str(port), "--only", "apply", tmp_path=tmp_path)
+        assert run.status == 0, run.stderr
+
+
+@pytest.mark.parametrize("problem", ["missing", "a-file"])
+def test_scratch_folder_setting_that_cannot_be_used(problem: str, tmp_path: Path) -> None:
+    folder = tmp_path / "scratch"
+    if problem == "a-file":
+        folder.write_text("")
+    run = check(EXAMPLES / "clean", tmp_path=tmp_path, env={"MIGRATION_CHECK_TMPDIR": str(folder)})
+    assert_cannot_run(run, f"MIGRATION_CHECK_TMPDIR names {folder}", "fix:")
+    assert "Traceback" not in run.stderr

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,6 +170,25 @@ def check_setup_sql(files: list[str]) -> tuple[Path, ...]:
         if not resolved.is_file():
             raise UsageError(f"The setup SQL file {given} does not exist.", fix="Pass an existing .sql file.")
     return paths
+
+
+def check_output_path(path: Path, what: str) -> Path:
+    """A file the run will write when it ends: checked before anything runs, so that a long check does not end
+    in a traceback. Missing parent folders are fine (they are created), a folder or a file in the way is not."""
+    if path.is_dir():
+        raise UsageError(f"{what} {path} is a folder; it names the file to write.",
+                         fix=f"Give a file name, such as {path / 'migration-check.json'}.")
+    existing = next((parent for parent in path.parents if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UsageError(f"{what} {path} cannot be written: {existing} is a file, not a folder.",
+                         fix="Give a path whose folders are folders.")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path} cannot be written: {existing} is not writable for this user.",
+                         fix="Give a path in a folder you can write to.")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"{what} {path} exists and is not writable for this user.",
+                         fix="Give another file, or make this one writable.")
+    return path
 
 
 def environment_names(config: CheckConfig) -> tuple[str, ...]:

@@ -11,7 +11,14 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from migration_check import signals
-from migration_check.config import FAIL_ON, CheckConfig, check_setup_sql, locate_alembic, with_settings_file
+from migration_check.config import (
+    FAIL_ON,
+    CheckConfig,
+    check_output_path,
+    check_setup_sql,
+    locate_alembic,
+    with_settings_file,
+)
 from migration_check.database import TMPDIR_ENV
 from migration_check.errors import EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK, CheckError, UsageError
 from migration_check.findings import Report, Severity
@@ -73,6 +80,10 @@ def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
         base_ref=_base_ref(inputs, context),
         roundtrip=inputs.roundtrip,
     )
+    for name, value in (("report-file", inputs.report_file), ("sarif-file", inputs.sarif_file),
+                        ("comment-file", inputs.comment_file)):
+        if value:
+            check_output_path(context.workspace / value, f"The {name} input")
     settings_file = Path(inputs.config_file) if inputs.config_file else None
     if settings_file is not None and not settings_file.is_absolute():
         settings_file = project_dir / settings_file

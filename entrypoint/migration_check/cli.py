@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from migration_check import __version__, signals
+from migration_check import __version__, redact, signals
 from migration_check.config import (
     DRIVERS,
     FAIL_ON,
@@ -130,7 +130,7 @@ def _check(args: argparse.Namespace) -> int:
     report = run_check(config, progress)
     if config.report_path is not None:
         config.report_path.parent.mkdir(parents=True, exist_ok=True)
-        config.report_path.write_text(json_report.render(report), encoding="utf-8")
+        config.report_path.write_text(redact.redact(json_report.render(report)), encoding="utf-8")
     sys.stdout.write(render(report, config.output_format, config.fail_on, _wants_color(sys.stdout)))
     return EXIT_FINDINGS if report.fails(config.fail_on) else EXIT_OK
 
@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{rule.id:<24} {rule.severity.label:<8} {rule.title}")
         return EXIT_OK
     signals.install()
+    redact.redact_standard_streams()
     try:
         try:
             return _check(args)

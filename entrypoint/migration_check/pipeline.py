@@ -6,6 +6,7 @@ import contextlib
 import os
 from pathlib import Path
 
+from migration_check import redact
 from migration_check.alembic_runner import AlembicProject, Comparison
 from migration_check.config import CheckConfig, environment_names
 from migration_check.database import (
@@ -39,6 +40,7 @@ def _open_database(config: CheckConfig, stack: contextlib.ExitStack) -> ScratchD
 
 
 def run_check(config: CheckConfig, progress: Progress) -> Report:
+    redact.register_settings(config.database_url, config.env)
     location = config.alembic
     root = repository_root(location.project_dir)
     report = Report(

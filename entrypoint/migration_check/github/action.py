@@ -8,9 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
-from migration_check import signals
+from migration_check import redact, signals
 from migration_check.config import (
     FAIL_ON,
     CheckConfig,
@@ -36,15 +34,7 @@ from migration_check.rules import MODEL_DRIFT
 
 
 def _mask_secrets(inputs: ActionInputs) -> None:
-    mask(inputs.github_token)
-    if inputs.database_url:
-        try:
-            mask(make_url(inputs.database_url).password)
-        except Exception:
-            mask(inputs.database_url)
-    for key, value in inputs.env:
-        if any(word in key.upper() for word in ("PASSWORD", "SECRET", "TOKEN", "KEY")):
-            mask(value)
+    mask(redact.register(inputs.github_token) | redact.register_settings(inputs.database_url, inputs.env))
 
 
 def _trust_workspace() -> None:
@@ -117,7 +107,7 @@ def _base_ref(inputs: ActionInputs, context: RunContext) -> str | None:
 
 def _write(path: Path, content: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content, encoding="utf-8")
+    path.write_text(redact.redact(content), encoding="utf-8")
     path.chmod(0o644)  # we run as root; later steps run as the runner's user and must read it
 
 
@@ -128,7 +118,7 @@ def _sticky_key(inputs: ActionInputs) -> str:
 
 def _comment(inputs: ActionInputs, context: RunContext, report: Report, config: CheckConfig) -> str:
     key = _sticky_key(inputs)
-    body = comment_body(report, config.fail_on, key, context.run_url, context.source_url)
+    body = redact.redact(comment_body(report, config.fail_on, key, context.run_url, context.source_url))
     if inputs.comment_file:  # for a later workflow with a write token to post (the fork-safe recipe)
         _write(context.workspace / inputs.comment_file, body)
     if inputs.comment == "off":
@@ -205,6 +195,7 @@ def _choose_scratch_folder() -> None:
 
 def main() -> int:
     signals.install()
+    redact.redact_standard_streams()
     _choose_scratch_folder()
     try:
         inputs = ActionInputs.from_environment()

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+from migration_check.redact import RedactingStream, redact
+
 SUMMARY_LIMIT = 1024 * 1024  # GitHub rejects a step summary over 1 MiB
 
 
@@ -23,13 +25,20 @@ def escape_property(text: str) -> str:
 
 def command(name: str, message: str = "", stream: TextIO | None = None, **properties: str | int | None) -> None:
     """Print one workflow command, `::name key=value,...::message`, escaped as the runner requires."""
+    target = stream or sys.stdout
+    if name == "add-mask":  # the one command that must name the secret: past our own masking of stdout
+        target = target.inner if isinstance(target, RedactingStream) else target
+    else:
+        message = redact(message)
+        properties = {key: redact(str(value)) for key, value in properties.items() if value is not None}
     props = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items() if value is not None)
-    print(f"::{name}{' ' + props if props else ''}::{escape_data(message)}", file=stream or sys.stdout, flush=True)
+    print(f"::{name}{' ' + props if props else ''}::{escape_data(message)}", file=target, flush=True)
 
 
-def mask(secret: str | None) -> None:
-    if secret:
-        command("add-mask", secret)
+def mask(forms: set[str]) -> None:
+    """Have the runner mask each spelling of a secret in the job's log, as we mask them in what we write."""
+    for form in sorted(forms):
+        command("add-mask", form)
 
 
 def set_outputs(values: Mapping[str, str], path: str | None = None) -> None:
@@ -40,14 +49,14 @@ def set_outputs(values: Mapping[str, str], path: str | None = None) -> None:
     with open(target, "a", encoding="utf-8") as handle:
         for key, value in values.items():
             delimiter = f"ghadelimiter_{uuid.uuid4().hex}"
-            handle.write(f"{key}<<{delimiter}\n{value}\n{delimiter}\n")
+            handle.write(f"{key}<<{delimiter}\n{redact(value)}\n{delimiter}\n")
 
 
 def append_summary(markdown: str, path: str | None = None) -> None:
     target = path or os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return
-    data = markdown.encode("utf-8")
+    data = redact(markdown).encode("utf-8")
     if len(data) > SUMMARY_LIMIT:
         note = "\n\n…the summary was cut at GitHub's 1 MiB limit; the full report is the JSON report file.\n"
         data = data[: SUMMARY_LIMIT - len(note.encode()) - 4].decode("utf-8", "ignore").encode() + note.encode()

@@ -65,9 +65,7 @@ def test_a_migration_that_creates_uuid_ossp_and_pgcrypto_passes_every_stage(tmp_
 
 def test_the_stand_ins_compute_what_the_real_extensions_do() -> None:
     """Name-based UUIDs and digests against Python's own, on the stand-ins in a schema of their own."""
-    with throwaway_database(find_server_binaries(None)) as database, psycopg.connect(
-        host=database.host, port=database.port, user=database.user, dbname=database.name, autocommit=True
-    ) as connection:
+    with throwaway_database(find_server_binaries(None)) as database, database.connect() as connection:
         connection.execute("CREATE SCHEMA extensions")
         connection.execute('CREATE EXTENSION "uuid-ossp" SCHEMA extensions')
         connection.execute("CREATE EXTENSION pgcrypto SCHEMA extensions")

@@ -189,3 +189,45 @@ def test_env_py_that_cannot_connect_cannot_run_the_check(roundtrip: str, tmp_pat
     assert "Running env.py failed" in run.stderr
     assert "env.py could not reach the database" in run.stderr
     assert "upgrade-failed" not in run.stdout + run.stderr
+
+
+def test_the_next_run_drops_what_a_killed_run_left(server: ThrowawayServer, tmp_path: Path) -> None:
+    """SIGKILL allows no clean-up: the scratch database stays, with the migration's session still busy in it.
+    The next run on that server drops it; a database that only looks like ours (no mark) is left alone."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    with server.connect("postgres") as conn:
+        conn.execute("DROP DATABASE IF EXISTS migration_check_0123456789ab")
+        conn.execute("CREATE DATABASE migration_check_0123456789ab")  # someone's own, by an unlucky name
+    project = copy_example("clean", tmp_path)
+    edit(project / "migrations/versions/0002_create_agents_and_agent_versions.py",
+         "def upgrade() -> None:\n", "def upgrade() -> None:\n    op.execute(\"SELECT pg_sleep(60)\")\n")
+    before = _databases(server)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "migration_check", "check", str(project), "--database-url", server.url()],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "NO_COLOR": "1"})
+    assert process.stderr is not None
+    seen, deadline = "", time.monotonic() + 60
+    while "reading the migrations" not in seen and time.monotonic() < deadline:
+        seen += process.stderr.readline()
+    time.sleep(1.0)  # inside pg_sleep
+    process.kill()
+    process.wait()
+    left = _databases(server) - before
+    assert len(left) == 1 and next(iter(left)).startswith("migration_check_"), left
+    with server.connect("postgres") as conn:
+        busy = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (next(iter(left)),))
+        assert busy.fetchone() == (1,), "the killed migration's session is still there"
+
+    run = check(EXAMPLES / "clean", "--database-url", server.url(), tmp_path=tmp_path)
+    assert run.status == 0, run.stderr
+    assert f"dropped scratch database {next(iter(left))}, left by a run that was killed" in run.stderr
+    assert _databases(server) == before, "the killed run's database is gone, the look-alike is kept"
+    assert "migration_check_0123456789ab" in before
+    with server.connect("postgres") as conn:
+        conn.execute("DROP DATABASE migration_check_0123456789ab")

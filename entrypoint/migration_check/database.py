@@ -554,6 +554,7 @@ def scratch_database_on(database_url: str) -> Iterator[ScratchDatabase]:
     name = f"migration_check_{uuid.uuid4().hex[:12]}"
     with admin:
         version = str(admin.execute("SHOW server_version").fetchone()[0]).split()[0]  # type: ignore[index]
+        remove_abandoned_databases(admin)
         try:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         except psycopg.Error as exc:
@@ -562,11 +563,62 @@ def scratch_database_on(database_url: str) -> Iterator[ScratchDatabase]:
                 fix="Give a user with the CREATEDB privilege in --database-url.",
             ) from None
         try:
+            _mark_as_ours(admin, name)
             info = ServerInfo("external", version, f"{host}:{port}", name)
             with signals.stop_work_on_interrupt(lambda: _end_sessions(admin, name)):
                 yield ScratchDatabase(host, port, user, url.password, name, info, query)
         finally:
             _drop_database(admin, name)
+
+
+# A scratch database on a given server carries the session that created it in its comment. A run killed with
+# SIGKILL cannot drop its database, but its session ends with it: the next run on that server recognises the
+# database as abandoned and drops it. A database of that name without our comment is never touched.
+SCRATCH_NAME = re.compile(r"migration_check_[0-9a-f]{12}")
+_MARK = re.compile(r"migration-check scratch database; created by session (\d+) started (.+)")
+
+
+def _mark_as_ours(admin: psycopg.Connection, name: str) -> None:
+    pid, started = admin.execute(
+        "SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+    ).fetchone()  # type: ignore[misc]
+    mark = f"migration-check scratch database; created by session {pid} started {started}"
+    admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(mark)))
+
+
+def abandoned_databases(admin: psycopg.Connection) -> list[str]:
+    """Our scratch databases whose creating session no longer exists on the server."""
+    rows = admin.execute(
+        "SELECT d.datname, shobj_description(d.oid, 'pg_database') FROM pg_database d"
+        " WHERE d.datname ~ '^migration_check_[0-9a-f]{12}$'"
+    ).fetchall()
+    sessions = admin.execute("SELECT pid, backend_start::text FROM pg_stat_activity").fetchall()
+    alive = {(pid, started) for pid, started in sessions}
+    # Another role's session shows its pid but not its start time: while that pid lives, assume it is the creator.
+    unknown_start = {pid for pid, started in sessions if started is None}
+    abandoned = []
+    for name, comment in rows:
+        mark = _MARK.fullmatch(comment or "")
+        if not mark or not SCRATCH_NAME.fullmatch(name):
+            continue
+        pid, started = int(mark[1]), mark[2]
+        if (pid, started) not in alive and pid not in unknown_start:
+            abandoned.append(name)
+    return abandoned
+
+
+def remove_abandoned_databases(admin: psycopg.Connection) -> None:
+    """Drop the scratch databases that killed runs left on this server, and end the sessions still using them."""
+    for name in abandoned_databases(admin):
+        _end_sessions(admin, name)
+        try:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        except psycopg.Error as exc:
+            print(f"migration-check: warning: could not drop {name}, left by a run that was killed: "
+                  f"{str(exc).strip()}", file=sys.stderr)
+        else:
+            print(f"migration-check: dropped scratch database {name}, left by a run that was killed",
+                  file=sys.stderr)
 
 
 def _end_sessions(admin: psycopg.Connection, name: str) -> None:

@@ -76,8 +76,8 @@ def _floor(project: Path, url: str) -> None:
     order = alembic.ordered_revisions()
     stairway = [Step(revision, upgrade) for revision in order for upgrade in (True, False, True)]
     for plan in (stairway, [Step(revision, False) for revision in reversed(order)]):
-        failure = alembic.run_steps(plan, lambda _index, _context: None)
-        assert failure is None, failure
+        run = alembic.run_steps(plan, lambda _index, _context, _failure: None)
+        assert run.stopped is None and not run.recovered, run
 
 
 def clear_cached_settings() -> None:

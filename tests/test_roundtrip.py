@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import check, copy_example, edit
+from conftest import check, copy_example, edit, run_cli
 from history_projects import add, migration, repository
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
@@ -158,8 +158,28 @@ def test_full_mode_ends_with_nothing_left_at_base(tmp_path: Path) -> None:
         'op.execute("SELECT 1")')))
     run = check(project, "--fail-on", "never", tmp_path=tmp_path)
     messages = [f["message"] for f in run.report["findings"] if f["rule"] == "roundtrip-mismatch"]
-    assert any("left over: function public.agent_search(q text)" in m for m in messages)
-    assert any("After downgrading everything to base" in m for m in messages)
+    assert len(messages) == 1, "the downgrade to base does not report again what the revision's own round trip did"
+    assert messages[0].startswith("After downgrading revision 0004: left over: function public.agent_search(q text)")
+    assert "to-base" in run.report["timings"]
+
+
+def test_the_downgrade_to_base_finds_what_only_the_whole_sequence_shows(tmp_path: Path) -> None:
+    """Each revision's own downgrade works where the stairway tries it, but in sequence the view that 0005 leaves
+    behind blocks 0004's downgrade: only the downgrade to base shows that."""
+    project = project_with(
+        tmp_path,
+        ("0004_a.py", migration("0004", "0003", "create tags",
+                                'op.create_table("tags", sa.Column("id", sa.Integer(), primary_key=True))',
+                                'op.drop_table("tags")')),
+        ("0005_a.py", migration("0005", "0004", "create the tag view",
+                                'op.execute("CREATE VIEW tag_view AS SELECT id FROM tags")', "pass")),
+    )
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    assert run.report is not None and "to-base" in run.report["timings"]
+    assert finding(run, "roundtrip-mismatch")["revision"] == "0005"
+    failed = finding(run, "downgrade-failed")
+    assert failed["revision"] == "0004" and failed["details"]["step"] == "to-base"
+    assert "other objects depend on it" in failed["message"]
 
 
 def test_roundtrip_off(tmp_path: Path) -> None:
@@ -184,3 +204,110 @@ def test_a_version_table_in_a_schema_env_py_creates_is_part_of_the_starting_poin
     assert run.status == 0, run.stdout + run.stderr
     assert rules_of(run) == []
     assert "to-base" in run.report["timings"]
+
+
+def _three_broken_downgrades(tmp_path: Path) -> Path:
+    """Above the clean history: a broken downgrade, a downgrade that forgets its column, two more broken ones."""
+    return project_with(
+        tmp_path,
+        ("0004_a.py", migration("0004", "0003", "add agent description",
+                                downgrade='op.drop_column("agents", "descriptoin")')),
+        ("0005_a.py", migration("0005", "0004", "add run cost",
+                                'op.add_column("runs", sa.Column("cost", sa.Integer()))', "pass")),
+        ("0006_a.py", migration("0006", "0005", "create tags",
+                                'op.create_table("tags", sa.Column("id", sa.Integer(), primary_key=True))',
+                                'op.drop_table("tag")')),
+        ("0007_a.py", migration("0007", "0006", "index tags",
+                                'op.create_index("ix_tags_id", "tags", ["id"])',
+                                'op.drop_index("ix_tag_id", table_name="tags")')),
+    )
+
+
+def test_every_broken_downgrade_in_one_run(tmp_path: Path) -> None:
+    """A failing downgrade is taken back and the stairway goes on: all three are named, the forgotten column
+    between them too, and the report says what could not be checked because of them."""
+    project = _three_broken_downgrades(tmp_path)
+    run = run_cli("check", project, "--fail-on", "never", report=tmp_path / "report.json")
+    assert run.report is not None
+    failed = [f for f in run.report["findings"] if f["rule"] == "downgrade-failed"]
+    assert [f["revision"] for f in failed] == ["0004", "0006", "0007"], run.stdout
+    assert 'column "descriptoin" of relation "agents" does not exist' in failed[0]["message"]
+    assert 'op.drop_column("agents", "description")' in failed[0]["details"]["suggested_downgrade"]
+    assert 'table "tag" does not exist' in failed[1]["message"]
+    assert 'index "ix_tag_id" does not exist' in failed[2]["message"]
+    # 0005's downgrade does nothing: the column is left over, and adding it again fails; both are taken back
+    assert finding(run, "roundtrip-mismatch")["revision"] == "0005"
+    assert finding(run, "upgrade-not-idempotent")["revision"] == "0005"
+    skipped = run.report["skipped"]
+    assert "roundtrip: revisions 0004, 0006, 0007 were not applied again (upgrade-not-idempotent not checked), " \
+           "since the downgrade failed" in skipped
+    assert any(s.startswith("to-base: not run: the downgrade to base would stop at revision 0007") for s in skipped)
+    assert "to-base" not in run.report["timings"]
+    assert "compare" in run.report["timings"], "the database is at head: the models are compared"
+    # 7 revisions planned at 3 steps each; the three re-upgrades after failed downgrades had nothing to do
+    assert "18 of 21 steps" in run.stderr, run.stderr
+
+
+def test_an_upgrade_that_fails_stops_and_says_what_was_not_checked(tmp_path: Path) -> None:
+    project = project_with(
+        tmp_path,
+        ("0004_a.py", migration("0004", "0003", "add agent description",
+                                downgrade='op.drop_column("agents", "descriptoin")')),
+        ("0005_a.py", migration("0005", "0004", "add run cost", 'op.add_column("runz", sa.Column("c", sa.Integer()))')),
+        ("0006_a.py", migration("0006", "0005", "create tags",
+                                'op.create_table("tags", sa.Column("id", sa.Integer(), primary_key=True))',
+                                'op.drop_table("tags")')),
+    )
+    run = run_cli("check", project, "--fail-on", "never", report=tmp_path / "report.json")
+    assert run.report is not None
+    assert [f["revision"] for f in run.report["findings"] if f["rule"] in ("downgrade-failed", "upgrade-failed")] \
+        == ["0004", "0005"]
+    # 9 steps for 0001-0003; 0004 up and (failing) down, its re-upgrade skipped; 0005's first upgrade fails
+    assert run.report["skipped"][1:4] == [
+        "roundtrip: stopped at revision 0005 after 12 of 18 steps; 1 revision above it was not checked "
+        "(revision 0006)",
+        "roundtrip: revision 0004 was not applied again (upgrade-not-idempotent not checked), since the downgrade "
+        "failed",
+        "to-base: not run, since the round trip stopped at revision 0005",
+    ]
+    assert "12 of 18 steps" in run.stderr
+
+
+def test_a_failing_downgrade_in_an_autocommit_block_cannot_be_taken_back(tmp_path: Path) -> None:
+    """The block commits, so the savepoint is gone: the run stops at that revision, as `alembic downgrade` would."""
+    project = project_with(tmp_path, ("0004_a.py", migration(
+        "0004", "0003", "index agents by name concurrently",
+        'with op.get_context().autocommit_block():\n'
+        '        op.create_index("ix_agents_name", "agents", ["name"], postgresql_concurrently=True)',
+        'with op.get_context().autocommit_block():\n'
+        '        op.drop_index("ix_agents_nam", table_name="agents", postgresql_concurrently=True)')))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    assert run.report is not None
+    assert finding(run, "downgrade-failed")["revision"] == "0004"
+    assert "compare" in run.report["timings"]
+
+
+def test_every_broken_downgrade_with_a_transaction_per_migration(tmp_path: Path) -> None:
+    """env.py commits after each migration: a failing downgrade is still taken back (it has a transaction of its
+    own), and the stairway goes on."""
+    project = _three_broken_downgrades(tmp_path)
+    edit(project / "migrations/versions/0005_a.py", "    pass", '    op.drop_column("runs", "cost")')
+    edit(project / "migrations/env.py", "compare_type=True)", "compare_type=True, transaction_per_migration=True)")
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    assert run.report is not None
+    assert [f["revision"] for f in run.report["findings"] if f["rule"] == "downgrade-failed"] == \
+        ["0004", "0006", "0007"], run.stdout
+    assert "compare" in run.report["timings"]
+
+
+def test_a_failing_reupgrade_with_a_transaction_per_migration_is_reported_once(tmp_path: Path) -> None:
+    """The downgrade was committed, so a failing re-upgrade cannot be taken back: the stairway stops there, and
+    the upgrade to head for the comparison, which fails on the same revision, does not report it again."""
+    project = _three_broken_downgrades(tmp_path)
+    edit(project / "migrations/env.py", "compare_type=True)", "compare_type=True, transaction_per_migration=True)")
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    assert run.report is not None
+    assert finding(run, "upgrade-not-idempotent")["revision"] == "0005"
+    assert "upgrade-failed" not in rules_of(run)
+    assert any(s.startswith("upgrade: the database could not be brought to head, since revision 0005")
+               for s in run.report["skipped"]), run.report["skipped"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import autogenerate
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
@@ -211,7 +212,7 @@ class AlembicProject:
         self.scratch_identity = identity
 
     def _environment(
-        self, fn: Callable[[Any, Any], list[Any]], observe: Callable[[int, Any], None] | None = None, **options: Any
+        self, fn: Callable[[Any, Any], list[Any]], observe: Observer | None = None, **options: Any
     ) -> tuple[EnvironmentContext, _RunState]:
         """The context for one run of env.py. Its configure() checks the connection env.py gives it, and, with
         observe, adds our callback after each step to whatever env.py passes (observe(step index, context))."""
@@ -394,39 +395,56 @@ class AlembicProject:
         """Every revision, each after all of its parents (walk_revisions goes from the heads down)."""
         return [script.revision for script in reversed(list(self.script.walk_revisions()))]
 
-    def run_steps(self, steps: list[Step], observe: Callable[[int, Any], None]) -> StepFailure | None:
+    def run_steps(self, steps: list[Step], observe: Observer) -> StepsRun:
         """Run the planned steps in one pass of the project's env.py (so its engine, driver and settings apply),
-        calling observe(step index, migration context) after each, and observe(BEFORE_FIRST_STEP, context) once
-        env.py and Alembic have set up (say, a schema for the version table, and the version table) and no step
-        has run yet. Stops at the first step that raises."""
+        calling observe(step index, migration context, failure or None) after each, and
+        observe(BEFORE_FIRST_STEP, context, None) once env.py and Alembic have set up (say, a schema for the
+        version table, and the version table) and no step has run yet.
+
+        A failure in an undo group is taken back (see Step) and the run goes on; the version table still moves
+        for the group's skipped steps, which ends it where the group would have. Any other failure ends the run.
+        """
         if not steps:
-            return None
+            return StepsRun([], None, 0, ())
         revision_files = {revision: path for path, revision in self.revision_files().items()}
+        last_of_group = {step.undo_group: index for index, step in enumerate(steps) if step.undo_group is not None}
+
+        def attribute(exc: Exception, index: int) -> StepFailure | None:
+            """The failure of step index, or None when the error is not the migration's (env.py, the project)."""
+            path = revision_files.get(steps[index].revision)
+            lines = _lines_in(exc, {path} if path else set())
+            if not lines and not isinstance(exc, sa_exc.DBAPIError):
+                return None
+            return StepFailure(index, path, lines[-1][1] if lines else None, database_error_message(exc))
 
         def plan(_revision: Any, context: Any) -> list[Any]:
-            observe(BEFORE_FIRST_STEP, context)
+            observe(BEFORE_FIRST_STEP, context, None)
+            state.heads = tuple(context.get_current_heads())
             revisions = self.script.revision_map
-            return [_Step(revisions, self.script.get_revision(step.revision), step.upgrade) for step in steps]
+            planned = []
+            for index, step in enumerate(steps):
+                alembic_step = _Step(revisions, self.script.get_revision(step.revision), step.upgrade)
+                alembic_step.migration_fn = _guarded(alembic_step.migration_fn, index, step, context, state,
+                                                     attribute, last_of_group)
+                planned.append(alembic_step)
+            return planned
 
         with self._running():
             environment, state = self._environment(plan, observe)
             try:
                 with environment:
                     self.script.run_env()
-                return None
+                return StepsRun(list(state.failures.values()), None, state.completed, tuple(state.skipped))
             except CheckError:
                 raise
             except Exception as exc:
                 signals.raise_if_received()
                 index = state.completed
-                if not state.configured or index >= len(steps):
-                    raise self._file_error(exc, f"Running {self.env_py.name}") from None
-                path = revision_files.get(steps[index].revision)
-                lines = _lines_in(exc, {path} if path else set())
-                if not lines and not isinstance(exc, sa_exc.DBAPIError):
+                failure = attribute(exc, index) if state.configured and index < len(steps) else None
+                if failure is None:
                     # not raised by a migration: env.py or the project failed to load or connect
                     raise self._file_error(exc, f"Running {self.env_py.name}") from None
-                return StepFailure(index, path, lines[-1][1] if lines else None, database_error_message(exc))
+                return StepsRun(list(state.failures.values()), failure, state.completed, tuple(state.skipped))
 
     def compare(self, excluded_schemas: tuple[str, ...]) -> Comparison:
         """Alembic's autogenerate comparison (what `alembic check` runs), through the project's env.py.
@@ -505,6 +523,9 @@ class Step:
 
     revision: str
     upgrade: bool
+    # Steps of one undo group run inside one savepoint. When one of them fails, the database goes back to where
+    # the group began, the failure is recorded, the group's other steps are skipped and the run goes on.
+    undo_group: int | None = None
 
 
 @dataclass(frozen=True)
@@ -515,6 +536,22 @@ class StepFailure:
     error: str
 
 
+@dataclass(frozen=True)
+class StepsRun:
+    recovered: list[StepFailure]  # failures in undo groups, taken back; the run went on after each
+    stopped: StepFailure | None  # the failure that ended the run, if one did
+    completed: int  # steps that ran to their end (a recovered failure counts, a stopping one does not)
+    skipped: tuple[int, ...]  # steps not run, since an earlier step of their undo group had failed
+
+    @property
+    def ran(self) -> int:
+        """Steps whose migration code ran, including the one that stopped the run."""
+        return self.completed - len(self.skipped) + (self.stopped is not None)
+
+
+Observer = Callable[[int, Any, StepFailure | None], None]
+
+
 BEFORE_FIRST_STEP = -1  # the index run_steps() observes before the first step
 
 
@@ -522,11 +559,72 @@ BEFORE_FIRST_STEP = -1  # the index run_steps() observes before the first step
 class _RunState:
     configured: bool = False  # env.py got through configure(): what fails after that is a migration's fault
     completed: int = 0  # steps done
+    failures: dict[int, StepFailure] = field(default_factory=dict)  # recovered failures, by step index
+    skipped: list[int] = field(default_factory=list)
+    failed_groups: set[int] = field(default_factory=set)
+    savepoints: dict[int, Any] = field(default_factory=dict)  # each undo group's, once its first step began
+    heads: tuple[str, ...] = ()  # the version table's heads, as Alembic sees them, after the last step
 
 
-def _after_each_step(
-    projects_callback: Callable[..., None] | None, observe: Callable[[int, Any], None], state: _RunState
+def _guarded(
+    migration_fn: Callable[..., None],
+    index: int,
+    step: Step,
+    context: Any,
+    state: _RunState,
+    attribute: Callable[[Exception, int], StepFailure | None],
+    last_of_group: dict[int, int],
 ) -> Callable[..., None]:
+    """The step's migration function, run as its undo group says: inside the group's savepoint, or not at all
+    when an earlier step of the group failed."""
+    group = step.undo_group
+    if group is None:
+        return migration_fn
+
+    def run(**kwargs: Any) -> None:
+        if group in state.failed_groups:
+            state.skipped.append(index)
+            return
+        savepoint = state.savepoints.get(group)
+        if savepoint is None:
+            savepoint = state.savepoints[group] = context.connection.begin_nested()
+        elif not savepoint.is_active:
+            # a commit in between (transaction_per_migration, an autocommit block) ended the savepoint: what
+            # the group did can no longer be taken back, so a failure here ends the run
+            migration_fn(**kwargs)
+            return
+        try:
+            migration_fn(**kwargs)
+        except Exception as exc:
+            signals.raise_if_received()
+            failure = attribute(exc, index)
+            if failure is None or not savepoint.is_active:
+                raise
+            try:
+                savepoint.rollback()
+                # the rollback also took back the group's earlier version moves, which Alembic still counts on
+                _write_version_table(context, state.heads)
+            except Exception:
+                raise exc from None
+            state.failures[index] = failure
+            state.failed_groups.add(group)
+            return
+        if index == last_of_group[group] and savepoint.is_active:
+            savepoint.commit()
+
+    return run
+
+
+def _write_version_table(context: Any, heads: tuple[str, ...]) -> None:
+    """Make the version table hold these heads (Alembic's own record of where the run is)."""
+    table = sa.table(context.version_table, sa.column("version_num"), schema=context.version_table_schema)
+    context.connection.execute(table.delete())
+    if heads:
+        context.connection.execute(table.insert(), [{"version_num": head} for head in heads])
+
+
+def _after_each_step(projects_callback: Callable[..., None] | None, observe: Observer,
+                     state: _RunState) -> Callable[..., None]:
     """An on_version_apply callback: the project's own first, then ours."""
 
     def after_step(**info: Any) -> None:
@@ -537,8 +635,11 @@ def _after_each_step(
         memo = getattr(info["ctx"].impl, "memo", None)
         if isinstance(memo, dict):
             memo.clear()
-        observe(state.completed, info["ctx"])
+        index = state.completed
         state.completed += 1
+        state.heads = tuple(info["heads"])
+        if index not in state.skipped:
+            observe(index, info["ctx"], state.failures.get(index))
 
     return after_step
 

@@ -150,13 +150,20 @@ def _run_stages(
                 report.findings.extend(outcome.findings)
                 report.skipped.extend(outcome.notes)
                 failures = [f for f in outcome.findings if f.rule == UPGRADE_FAILED.id]
-                note.findings(outcome.findings, prefix=f"{counted(outcome.steps, 'step')}, ")
+                note.findings(outcome.findings, prefix=_steps_ran(outcome.steps, outcome.planned))
             if not outcome.at_head:
                 round_trip = None  # the database is not where the downgrade to base would start
                 if not failures:
                     with progress.step("upgrade", "applying the migrations to head for the comparison") as note:
                         failures = check_upgrade(project, root)
-                        report.findings.extend(failures)
+                        note.failed = bool(failures)
+                        if [f.revision for f in failures] == [outcome.stopped_at]:
+                            # the revision that could not be applied again after its downgrade, as reported
+                            report.skipped.append(f"upgrade: the database could not be brought to head, since "
+                                                  f"revision {outcome.stopped_at} cannot be applied again after "
+                                                  "its downgrade (see above)")
+                        else:
+                            report.findings.extend(failures)
         else:
             with progress.step("upgrade", "applying the migrations from scratch") as note:
                 failures = check_upgrade(project, root)
@@ -175,9 +182,14 @@ def _run_stages(
         # Last, so that the comparison above found the database at head without applying everything again.
         if round_trip is not None and round_trip.goes_down_to_base and not failures:
             with progress.step("to-base", "downgrading everything to base") as note:
-                found = round_trip.down_to_base(note.advance)
+                found, ran = round_trip.down_to_base(note.advance)
                 report.findings.extend(found)
-                note.findings(found, prefix=f"{counted(len(round_trip.order), 'step')}, ")
+                note.findings(found, prefix=_steps_ran(ran, len(round_trip.order)))
+
+
+def _steps_ran(ran: int, planned: int) -> str:
+    """The start of a progress line's note: the steps that ran, and the plan when the run stopped short."""
+    return f"{counted(ran, 'step')}, " if ran == planned else f"{ran} of {counted(planned, 'step')}, "
 
 
 def _run_model_stages(

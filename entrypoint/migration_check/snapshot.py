@@ -266,6 +266,11 @@ class Changes:
                        [row for row in self.missing if not _is_not_null(row)],
                        [(expected, found) for expected, found in self.changed if not _is_not_null(expected)])
 
+    def without(self, reported: set[Row]) -> Changes:
+        """The same without objects already left over or missing in these rows (reported elsewhere)."""
+        return Changes([row for row in self.left_over if row not in reported],
+                       [row for row in self.missing if row not in reported], self.changed)
+
     def summary(self) -> list[str]:
         """The lines for a message: as lines(), but a whole table (or view) stands for its members, and NOT NULL
         constraints, which the columns say, are left out."""

@@ -21,7 +21,7 @@ from migration_check.downgrade_code import downgrade_code
 from migration_check.findings import Finding
 from migration_check.history.scripts import MigrationScript
 from migration_check.paths import relative_to_root
-from migration_check.progress import Ticker
+from migration_check.progress import Ticker, counted
 from migration_check.rules import (
     DOWNGRADE_FAILED,
     IRREVERSIBLE_MIGRATION,
@@ -46,15 +46,21 @@ class RoundTripOutcome:
     notes: list[str] = field(default_factory=list)
     at_head: bool = True  # whether the database ended at head, ready for the comparison
     upgrade_failed: bool = False
-    steps: int = 0
+    steps: int = 0  # the steps that ran
+    planned: int = 0
+    stopped_at: str | None = None  # the revision whose failing step ended the stairway
 
 
 def _stairway_plan(order: list[str], prefix: list[str], irreversible: set[str]) -> list[tuple[str, Step]]:
+    """Each revision's downgrade and re-upgrade form one undo group: when either fails, the database goes back to
+    the revision applied once, and the stairway goes on with the next revision, so that one run names every
+    broken downgrade."""
     plan = [(PREFIX, Step(revision, True)) for revision in prefix]
     for revision in order:
         plan.append((FIRST_UP, Step(revision, True)))
         if revision not in irreversible:
-            plan += [(DOWN, Step(revision, False)), (RE_UP, Step(revision, True))]
+            group = len(plan)
+            plan += [(DOWN, Step(revision, False, undo_group=group)), (RE_UP, Step(revision, True, undo_group=group))]
     return plan
 
 
@@ -82,10 +88,14 @@ class RoundTrip:
                              if r in self.by_revision and self.by_revision[r].marked_irreversible}
         self.query = snapshot.SchemaQuery(excluded_schemas)
         self.initial: snapshot.Snapshot | None = None
+        self.failed_downgrades: list[str] = []  # in the stairway, lowest first
+        # what the stairway's downgrades left over or lost: the downgrade to base does not report it again
+        self.reported: set[snapshot.Row] = set()
 
     @property
     def goes_down_to_base(self) -> bool:
-        return self.full and not self.irreversible
+        """Whether the downgrade to base can say anything: it would stop at the topmost failing downgrade."""
+        return self.full and not self.irreversible and not self.failed_downgrades
 
     def _where(self, revision: str) -> tuple[str | None, int | None]:
         script = self.by_revision.get(revision)
@@ -105,7 +115,7 @@ class RoundTrip:
     def stairway(self, advance: Ticker | None = None) -> RoundTripOutcome:
         outcome = RoundTripOutcome()
         plan = _stairway_plan(self.stairway_revisions, self.prefix, self.irreversible)
-        outcome.steps = len(plan)
+        outcome.planned = len(plan)
         for revision in sorted(self.irreversible, key=self.order.index):
             file, line = self._where(revision)
             outcome.findings.append(Finding(IRREVERSIBLE_MIGRATION.id, IRREVERSIBLE_MIGRATION.severity,
@@ -123,7 +133,15 @@ class RoundTrip:
         after_up: dict[str, snapshot.State] = {}
         touched: dict[str, set[int]] = {}  # the groups each revision's steps touched so far
 
-        def observe(index: int, context: Any) -> None:
+        def suggested_downgrade(revision: str) -> list[str] | None:
+            """What the upgrade did, taken back: the downgrade that would have worked."""
+            if revision not in after_up:
+                return None
+            scope = touched[revision]
+            return downgrade_code(tracker.view(after_up[revision], scope).changes(tracker.view(before[revision],
+                                                                                               scope)))
+
+        def observe(index: int, context: Any, failure: StepFailure | None) -> None:
             if index == BEFORE_FIRST_STEP:
                 # what env.py and Alembic set up before any migration (a schema for the version table, the version
                 # table) belongs to no revision: it is part of the starting point
@@ -143,6 +161,14 @@ class RoundTrip:
             if role == FIRST_UP:
                 before[revision], after_up[revision], touched[revision] = previous, tracker.state.copy(), set(groups)
                 return
+            if failure is not None:  # taken back: the schema is again as the first upgrade left it
+                code = suggested_downgrade(revision) if role == DOWN else None
+                outcome.findings.append(self._failure(role, step, failure, code))
+                if role == DOWN:
+                    self.failed_downgrades.append(revision)
+                for kept in (before, after_up, touched):
+                    kept.pop(revision, None)
+                return
             touched[revision] |= groups
             scope = touched[revision]  # only what the revision's steps touched can differ
             if role == DOWN:
@@ -152,61 +178,82 @@ class RoundTrip:
                 del touched[revision]
             changes = tracker.view(tracker.state, scope).changes(tracker.view(expected, scope))
             if changes.lines():
-                code = (downgrade_code(changes, tracker.view(tracker.state, tracker.state))
-                        if rule is ROUNDTRIP_MISMATCH else None)
+                code = None
+                if rule is ROUNDTRIP_MISMATCH:
+                    code = downgrade_code(changes, tracker.view(tracker.state, tracker.state))
+                    self.reported |= {*changes.left_over, *changes.missing}
                 outcome.findings.append(self._mismatch(rule, revision, changes, what, code))
 
         try:
-            failure = self.project.run_steps([step for _role, step in plan], observe)
+            run = self.project.run_steps([step for _role, step in plan], observe)
         except BaseException:
             # the error (or the signal) matters more than removing the event triggers from a doomed database
             with contextlib.suppress(Exception):
                 self._stop_tracking(tracker)
             raise
         self._stop_tracking(tracker)
-        if failure is not None:
+        outcome.steps = run.ran
+        if run.stopped is not None:
+            failure = run.stopped
             role, step = plan[failure.index]
-            code = None
-            if role == DOWN and step.revision in after_up:
-                # what the upgrade did, taken back: the downgrade that would have worked
-                scope = touched[step.revision]
-                undo = tracker.view(after_up[step.revision], scope).changes(tracker.view(before[step.revision], scope))
-                code = downgrade_code(undo)
-            outcome.findings.append(self._failure(role, step, failure, code))
+            outcome.findings.append(self._failure(role, step, failure,
+                                                  suggested_downgrade(step.revision) if role == DOWN else None))
             outcome.at_head = False
             outcome.upgrade_failed = _FAILURE_RULE[role] is UPGRADE_FAILED
+            outcome.stopped_at = step.revision
+            position = self.stairway_revisions.index(step.revision) if step.revision in self.stairway_revisions \
+                else -1
+            unchecked = self.stairway_revisions[position + 1:]
+            if unchecked:
+                outcome.notes.append(
+                    f"roundtrip: stopped at revision {step.revision} after {run.ran} of {len(plan)} steps; "
+                    f"{counted(len(unchecked), 'revision')} above it {_were(unchecked)} not checked "
+                    f"({_listed(unchecked)})")
+        if run.skipped:
+            outcome.notes.append(
+                f"roundtrip: {_listed(self.failed_downgrades)} {_were(self.failed_downgrades)} not applied again "
+                "(upgrade-not-idempotent not checked), since the downgrade failed")
+        if self.full and not self.irreversible:
+            if run.stopped is not None:
+                outcome.notes.append(f"to-base: not run, since the round trip stopped at revision "
+                                     f"{plan[run.stopped.index][1].revision}")
+            elif self.failed_downgrades:
+                outcome.notes.append(
+                    f"to-base: not run: the downgrade to base would stop at revision {self.failed_downgrades[-1]}, "
+                    "whose downgrade fails (downgrade-failed), so what is left at base could not be compared")
         return outcome
 
     def _stop_tracking(self, tracker: snapshot.SchemaTracker) -> None:
         with self.database.connect() as connection:
             tracker.stop(connection)
 
-    def down_to_base(self, advance: Ticker | None = None) -> list[Finding]:
-        """Downgrade everything, then check that nothing but an empty alembic_version is left."""
+    def down_to_base(self, advance: Ticker | None = None) -> tuple[list[Finding], int]:
+        """Downgrade everything, then check that nothing but an empty alembic_version is left. Returns the
+        findings and the number of steps that ran."""
         assert self.initial is not None, "the stairway runs first"
         plan = [(TO_BASE, Step(revision, False)) for revision in reversed(self.order)]
         findings: list[Finding] = []
         initial = self.initial
 
-        def observe(index: int, context: Any) -> None:
+        def observe(index: int, context: Any, _failure: StepFailure | None) -> None:
             if index == BEFORE_FIRST_STEP:
                 return
             if advance is not None:
                 advance(index + 1, len(plan), "steps")
             if index + 1 < len(plan):
                 return  # only the bottom is compared
-            changes = snapshot.take(context.connection, self.query).changes(initial)
+            changes = snapshot.take(context.connection, self.query).changes(initial).without(self.reported)
             heads = context.get_current_heads()
             extra = [f"alembic_version still holds {', '.join(heads)}"] if heads else []
             if changes.lines() or extra:
                 findings.append(self._mismatch(ROUNDTRIP_MISMATCH, plan[index][1].revision, changes,
                                                "After downgrading everything to base, below", extra=extra))
 
-        failure = self.project.run_steps([step for _role, step in plan], observe)
-        if failure is not None:
-            role, step = plan[failure.index]
-            findings.append(self._failure(role, step, failure))
-        return findings
+        run = self.project.run_steps([step for _role, step in plan], observe)
+        if run.stopped is not None:
+            role, step = plan[run.stopped.index]
+            findings.append(self._failure(role, step, run.stopped))
+        return findings, run.ran
 
     def _failure(self, role: str, step: Step, failure: StepFailure, code: list[str] | None = None) -> Finding:
         rule = _FAILURE_RULE[role]
@@ -219,3 +266,12 @@ class RoundTrip:
             details["suggested_downgrade"] = "\n".join(code)
         return Finding(rule.id, rule.severity, f"{verb} revision {step.revision} failed: "
                        f"{failure.error.splitlines()[0]}", file, failure.line, step.revision, details)
+
+
+def _listed(revisions: list[str], most: int = 8) -> str:
+    shown = ", ".join(revisions[:most]) + (f" and {len(revisions) - most} more" if len(revisions) > most else "")
+    return ("revision " if len(revisions) == 1 else "revisions ") + shown
+
+
+def _were(items: list[str]) -> str:
+    return "was" if len(items) == 1 else "were"

@@ -127,3 +127,18 @@ def test_a_message_names_a_whole_table_once_and_leaves_out_what_its_columns_say(
         "missing: column public.users.nickname (text NULL)",
     ]
     assert len(changes.lines()) == len(left_over) + len(missing)
+
+
+def test_long_names_are_read_whole(database: ScratchDatabase) -> None:
+    """Names of 63 bytes (PostgreSQL's longest) in a long table's name: schema.table.constraint is far past 63
+    bytes, and two constraints that share a long prefix stay two."""
+    table = "agent_configuration_history_entries_with_a_long_name"
+    first = "ck_" + "x" * 59 + "a"
+    second = "ck_" + "x" * 59 + "b"
+    assert len(first.encode()) == len(second.encode()) == 63
+    with database.connect() as connection:
+        connection.execute(f"CREATE TABLE {table} (id int, CONSTRAINT {first} CHECK (id > 0), "
+                           f"CONSTRAINT {second} CHECK (id < 10))")
+        names = {name for kind, name, _definition in snapshot.take(connection, snapshot.SchemaQuery(())).objects
+                 if kind == "check constraint"}
+    assert names == {f"public.{table}.{first}", f"public.{table}.{second}"}

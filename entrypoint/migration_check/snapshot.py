@@ -35,7 +35,7 @@ rel AS (
     WHERE NOT (c.relname = {version_table} AND ns.nspname = {version_schema})
       AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {only_rel}
 )
-SELECT oid, oid, 'schema', nspname, '' FROM ns WHERE nspname <> 'public' AND {only_ns}
+SELECT oid, oid, 'schema', nspname::text, ''::text FROM ns WHERE nspname <> 'public' AND {only_ns}
 UNION ALL
 SELECT oid, oid, CASE relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN
        'materialized view' WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'foreign table' END,

@@ -199,3 +199,36 @@ def test_cutting_follows_postgres_and_sqlalchemy() -> None:
     long = "ix_" + "x" * 70
     assert len(sqlalchemy_cut(long)) == 60 and sqlalchemy_cut(long).startswith("ix_" + "x" * 52 + "_")
     assert sqlalchemy_cut("short") == "short"
+
+
+def test_a_long_string_that_is_no_name_is_not_reported(tmp_path: Path) -> None:
+    """A URL in a log message is not an identifier, even when it is passed to a call in a migration."""
+    from history_projects import add, repository
+
+    project, _base = repository(tmp_path)
+    url = "https://docs.example.com/migrations/backfills/agents-description-and-why-it-is-optional"
+    add(project, "0004_a.py", migration(
+        "0004", "0003", "add agents.description",
+        'import logging\n    logging.getLogger("alembic").info("see {} for the backfill".format('
+        f'"{url}"))\n    op.add_column("agents", sa.Column("description", sa.Text(), nullable=True))'))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    assert run.report is not None and "naming" in run.report["timings"]
+    assert findings(run, "identifier-too-long") == []
+
+
+def test_a_name_too_long_for_sqlalchemy_is_reported_although_the_upgrade_fails(tmp_path: Path) -> None:
+    """SQLAlchemy refuses an index name over 63 characters, so the upgrade fails and the naming stage, which needs
+    the migrated database, cannot run; the name is read from the migration file instead."""
+    from history_projects import add, repository
+
+    project, _base = repository(tmp_path)
+    name = "ix_agents_" + "name_and_description_for_the_search_page_" * 2
+    add(project, "0004_a.py", migration("0004", "0003", "index agents by name",
+                                        f'op.create_index("{name}", "agents", ["name"])',
+                                        f'op.drop_index("{name}", table_name="agents")'))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    assert run.report is not None
+    assert [f["revision"] for f in run.report["findings"] if f["rule"] == "upgrade-failed"] == ["0004"]
+    [long] = findings(run, "identifier-too-long")
+    assert long["details"]["name"] == name and long["file"].endswith("0004_a.py") and long["line"] == 16
+    assert "naming: skipped because the upgrade failed" in run.report["skipped"]

@@ -27,7 +27,7 @@ from migration_check.progress import Progress, counted
 from migration_check.rules import FK_WITHOUT_INDEX, FLASK_AUTOGENERATE_COMMAND, UPGRADE_FAILED
 from migration_check.stages.apply import check_upgrade
 from migration_check.stages.compare import check_models
-from migration_check.stages.naming import check_names
+from migration_check.stages.naming import check_long_names_in_migrations, check_names
 from migration_check.stages.roundtrip import RoundTrip
 from migration_check.stages.setup import run_setup
 from migration_check.stages.static import check_against_base, check_files, read_scripts, revisions_at
@@ -176,6 +176,8 @@ def _run_stages(
         wants_models = [stage for stage in ("compare", "naming") if stage in config.stages]
         if wants_models and failures:
             report.skipped.extend(f"{stage}: skipped because the upgrade failed" for stage in wants_models)
+            if "naming" in config.stages:  # what the migration files spell needs no migrated database
+                report.findings.extend(check_long_names_in_migrations(scripts, root))
         elif wants_models:
             _run_model_stages(config, project, database, scripts, excluded, root, report, progress)
 

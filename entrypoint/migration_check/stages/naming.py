@@ -67,6 +67,12 @@ _NOT_NAMES = {"execute", "f", "text", "literal_column", "inline_literal", "get_b
 _NOT_NAME_KEYWORDS = {"server_default", "comment", "postgresql_where", "sqlite_where", "info", "doc",
                       "existing_server_default", "existing_comment", "sqltext", "condition", "type_"}
 _IDENTIFIER_LIKE = re.compile(r"[^\s()'\",;=<>]+")
+# The calls whose string arguments are names: the module names migrations use for Alembic's operations and
+# SQLAlchemy, and SQLAlchemy's schema constructors imported by name.
+_SCHEMA_MODULES = {"op", "batch_op", "sa", "sqlalchemy", "postgresql", "pg", "sqlmodel", "alembic"}
+_SCHEMA_CONSTRUCTORS = {"Column", "Table", "Index", "ForeignKey", "ForeignKeyConstraint", "UniqueConstraint",
+                        "PrimaryKeyConstraint", "CheckConstraint", "Sequence", "Enum", "ENUM", "Identity",
+                        "Computed", "MetaData", "Field"}
 
 
 def name_bytes(name: str) -> int:
@@ -253,6 +259,15 @@ def check_long_names(tables: ModelTables, scripts: list[MigrationScript], models
             _long_name_location(what, first, table, item, models), root,
             what=what, name=first, other=second, stored_as=short, namespace=namespace,
         ))
+    return findings + check_long_names_in_migrations(scripts, root, reported)
+
+
+def check_long_names_in_migrations(scripts: list[MigrationScript], root: Path,
+                                   reported: set[str] | None = None) -> list[Finding]:
+    """The over-long names the migration files spell, read from their source: this needs neither the models
+    nor a migrated database, so it also runs when an upgrade failed (SQLAlchemy refuses such names)."""
+    findings: list[Finding] = []
+    reported = set() if reported is None else reported
     for script in scripts:
         for name, line in _names_in_operations(script.source):
             if name_bytes(name) > MAX_NAME_BYTES and name not in reported:
@@ -277,13 +292,14 @@ def _long_name_location(what: str, name: str, table: Table | None, item: Any, mo
 
 
 def _names_in_operations(source: str) -> Iterator[tuple[str, int]]:
-    """Identifier-like strings passed to op.* and sa.* calls in a migration file (not SQL, not comments)."""
+    """Identifier-like strings passed to schema operations in a migration file: op.* and batch_op.* calls and
+    SQLAlchemy's constructors (not SQL, not comments, not a log message's arguments)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
+        if not isinstance(node, ast.Call) or not _is_schema_call(node.func):
             continue
         func = node.func
         called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
@@ -293,6 +309,17 @@ def _names_in_operations(source: str) -> Iterator[tuple[str, int]]:
             continue
         values = [*node.args, *(k.value for k in node.keywords if k.arg not in _NOT_NAME_KEYWORDS)]
         yield from _identifier_strings(values)
+
+
+def _is_schema_call(func: ast.expr) -> bool:
+    """op.add_column(...), sa.Column(...), postgresql.ENUM(...), Column(...) imported by name; not print(),
+    logger.info() or str.format()."""
+    if isinstance(func, ast.Name):
+        return func.id in _SCHEMA_CONSTRUCTORS
+    root = func
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    return isinstance(root, ast.Name) and root.id in _SCHEMA_MODULES
 
 
 def _identifier_strings(values: Iterable[ast.expr]) -> Iterator[tuple[str, int]]:

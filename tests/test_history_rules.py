@@ -227,3 +227,20 @@ def test_static_rules_need_neither_an_importable_project_nor_a_database(tmp_path
     assert run.status == 0, run.stderr
     assert run.report is not None and run.report["server"] is None
     assert any("no --base-ref" in reason for reason in run.report["skipped"])
+
+
+def test_an_unknown_parent_is_a_finding_and_the_database_stages_wait(tmp_path: Path) -> None:
+    """A full check of a history Alembic cannot load: exit 1 with broken-revision-graph (not a traceback about
+    --env), no second head made up by the cut link, and the stages that need the graph say why they did not run."""
+    project, _base = repository(tmp_path)
+    add(project, "0004_x.py", migration("0004", "0003x", "add agents.description"))
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 1, run.stderr
+    assert run.rules() == ["broken-revision-graph"]
+    assert run.report is not None and set(run.report["timings"]) == {"configuration", "graph"}, "no database"
+    assert ("apply, roundtrip, compare, naming: skipped, since Alembic cannot load the revision graph: a "
+            "down_revision names no migration (broken-revision-graph)") in run.report["skipped"]
+    # with the graph stage left out, Alembic's own error is said as what it is
+    only = check(project, "--only", "roundtrip", tmp_path=tmp_path)
+    assert only.status == 2 and "Alembic cannot load the revision graph: KeyError: '0003x'" in only.stderr
+    assert "--env" not in only.stderr

@@ -23,6 +23,7 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 
@@ -334,6 +335,13 @@ class AlembicProject:
                 files = self.revision_files()
             except CheckError:
                 raise
+            except (KeyError, RevisionError) as exc:
+                raise ProjectLoadError(
+                    f"Alembic cannot load the revision graph: {type(exc).__name__}: {exc}",
+                    fix="Make each down_revision and depends_on name a revision that exists, with no cycle "
+                    "(the graph stage, on by default, says which file).",
+                    file=self.version_folders()[0],
+                ) from None
             except Exception as exc:
                 signals.raise_if_received()
                 raise self._file_error(exc, "Reading the migration files") from None

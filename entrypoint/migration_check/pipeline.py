@@ -8,7 +8,7 @@ from pathlib import Path
 
 from migration_check import redact
 from migration_check.alembic_runner import AlembicProject, Comparison
-from migration_check.config import CheckConfig, environment_names
+from migration_check.config import STATIC_STAGES, CheckConfig, environment_names
 from migration_check.database import (
     ScratchDatabase,
     find_server_binaries,
@@ -24,9 +24,10 @@ from migration_check.paths import relative_to_root, repository_root
 from migration_check.policy import apply_policy
 from migration_check.presets import PRESETS, Preset
 from migration_check.progress import Progress, counted
-from migration_check.rules import FK_WITHOUT_INDEX, FLASK_AUTOGENERATE_COMMAND, UPGRADE_FAILED
+from migration_check.rules import BROKEN_REVISION_GRAPH, FK_WITHOUT_INDEX, FLASK_AUTOGENERATE_COMMAND, UPGRADE_FAILED
 from migration_check.stages.apply import check_upgrade
 from migration_check.stages.compare import check_models
+from migration_check.stages.graph import UNLOADABLE_GRAPH
 from migration_check.stages.naming import check_long_names_in_migrations, check_names
 from migration_check.stages.roundtrip import RoundTrip
 from migration_check.stages.setup import run_setup
@@ -68,7 +69,13 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
     # Read once: the graph, history and round-trip stages all work from the same parsed files.
     scripts = read_scripts(project)
     _run_static_stages(config, project, scripts, root, report, progress)
-    if config.needs_database:
+    unloadable = [f for f in report.findings if f.rule == BROKEN_REVISION_GRAPH.id
+                  and f.details.get("problem") in UNLOADABLE_GRAPH]
+    if config.needs_database and unloadable:
+        waiting = [stage for stage in config.stages if stage not in STATIC_STAGES]
+        report.skipped.append(f"{', '.join(waiting)}: skipped, since Alembic cannot load the revision graph: "
+                              f"{UNLOADABLE_GRAPH[str(unloadable[0].details['problem'])]} (broken-revision-graph)")
+    elif config.needs_database:
         try:
             _run_stages(config, project, scripts, driver, excluded, preset, root, report, progress)
         finally:

@@ -9,6 +9,12 @@ from migration_check.history.scripts import MigrationScript
 from migration_check.paths import relative_to_root
 from migration_check.rules import BROKEN_REVISION_GRAPH, MULTIPLE_HEADS
 
+# The problems that stop Alembic from loading the graph at all (its KeyError or CycleDetected): nothing that
+# needs the revisions in order can run.
+UNLOADABLE_GRAPH = {"unknown-parent": "a down_revision names no migration",
+                    "unknown-dependency": "a depends_on names no revision or branch label",
+                    "cycle": "the revisions form a cycle"}
+
 
 def heads(scripts: list[MigrationScript]) -> list[MigrationScript]:
     revised = {parent for script in scripts for parent in script.down_revisions}
@@ -74,7 +80,10 @@ def check_graph(scripts: list[MigrationScript], root: Path) -> list[Finding]:
                problem="cycle", cycle=cycle)
 
     tips = heads(list(by_revision.values()))
-    if len(tips) > 1:
+    # a down_revision that names nothing makes its migration a root and cuts the graph: the heads it shows then
+    # are the broken link's doing, not a branch to merge
+    dangling = any(f.details.get("problem") == "unknown-parent" for f in findings)
+    if len(tips) > 1 and not dangling:
         names = " ".join(tip.revision or "" for tip in tips)
         files = ", ".join(relative_to_root(tip.path, root) or "" for tip in tips)
         for tip in tips:

@@ -405,17 +405,16 @@ class AlembicProject:
 
     def run_steps(self, steps: list[Step], observe: Observer) -> StepsRun:
         """Run the planned steps in one pass of the project's env.py (so its engine, driver and settings apply),
-        calling observe(step index, migration context, failure or None) after each, and
+        calling observe(step index, migration context, StepResult) after each, and
         observe(BEFORE_FIRST_STEP, context, None) once env.py and Alembic have set up (say, a schema for the
         version table, and the version table) and no step has run yet.
 
-        A failure in an undo group is taken back (see Step) and the run goes on; the version table still moves
-        for the group's skipped steps, which ends it where the group would have. Any other failure ends the run.
+        Undo groups are tried and taken back (see Step); a failure in one is recorded and the run goes on. Any
+        other failure ends the run.
         """
         if not steps:
             return StepsRun([], None, 0, ())
         revision_files = {revision: path for path, revision in self.revision_files().items()}
-        last_of_group = {step.undo_group: index for index, step in enumerate(steps) if step.undo_group is not None}
 
         def attribute(exc: Exception, index: int) -> StepFailure | None:
             """The failure of step index, or None when the error is not the migration's (env.py, the project)."""
@@ -433,12 +432,15 @@ class AlembicProject:
             for index, step in enumerate(steps):
                 alembic_step = _Step(revisions, self.script.get_revision(step.revision), step.upgrade)
                 alembic_step.migration_fn = _guarded(alembic_step.migration_fn, index, step, context, state,
-                                                     attribute, last_of_group)
+                                                     attribute)
                 planned.append(alembic_step)
             return planned
 
         with self._running():
             environment, state = self._environment(plan, observe)
+            state.steps = steps
+            state.last_of_group = {step.undo_group: index for index, step in enumerate(steps)
+                                   if step.undo_group is not None}
             try:
                 with environment:
                     self.script.run_env()
@@ -531,8 +533,10 @@ class Step:
 
     revision: str
     upgrade: bool
-    # Steps of one undo group run inside one savepoint. When one of them fails, the database goes back to where
-    # the group began, the failure is recorded, the group's other steps are skipped and the run goes on.
+    # Steps of one undo group are tried, then taken back: they run inside one savepoint, which is rolled back
+    # once the last of them has been observed, or as soon as one fails (the failure is recorded, the group's
+    # other steps are skipped, and the run goes on). A commit in between (transaction_per_migration, an
+    # autocommit block) ends the savepoint: then what ran stays, and a failure after it ends the run.
     undo_group: int | None = None
 
 
@@ -557,7 +561,13 @@ class StepsRun:
         return self.completed - len(self.skipped) + (self.stopped is not None)
 
 
-Observer = Callable[[int, Any, StepFailure | None], None]
+@dataclass(frozen=True)
+class StepResult:
+    failure: StepFailure | None  # the step failed and was taken back with its undo group
+    taken_back: bool  # after this step the database is again where the step's undo group began
+
+
+Observer = Callable[[int, Any, StepResult | None], None]
 
 
 BEFORE_FIRST_STEP = -1  # the index run_steps() observes before the first step
@@ -572,6 +582,8 @@ class _RunState:
     failed_groups: set[int] = field(default_factory=set)
     savepoints: dict[int, Any] = field(default_factory=dict)  # each undo group's, once its first step began
     heads: tuple[str, ...] = ()  # the version table's heads, as Alembic sees them, after the last step
+    steps: list[Step] = field(default_factory=list)
+    last_of_group: dict[int, int] = field(default_factory=dict)
 
 
 def _guarded(
@@ -581,7 +593,6 @@ def _guarded(
     context: Any,
     state: _RunState,
     attribute: Callable[[Exception, int], StepFailure | None],
-    last_of_group: dict[int, int],
 ) -> Callable[..., None]:
     """The step's migration function, run as its undo group says: inside the group's savepoint, or not at all
     when an earlier step of the group failed."""
@@ -616,9 +627,6 @@ def _guarded(
                 raise exc from None
             state.failures[index] = failure
             state.failed_groups.add(group)
-            return
-        if index == last_of_group[group] and savepoint.is_active:
-            savepoint.commit()
 
     return run
 
@@ -633,7 +641,7 @@ def _write_version_table(context: Any, heads: tuple[str, ...]) -> None:
 
 def _after_each_step(projects_callback: Callable[..., None] | None, observe: Observer,
                      state: _RunState) -> Callable[..., None]:
-    """An on_version_apply callback: the project's own first, then ours."""
+    """An on_version_apply callback: the project's own first, then ours; last, the end of an undo group."""
 
     def after_step(**info: Any) -> None:
         if projects_callback is not None:
@@ -646,8 +654,17 @@ def _after_each_step(projects_callback: Callable[..., None] | None, observe: Obs
         index = state.completed
         state.completed += 1
         state.heads = tuple(info["heads"])
+        group = state.steps[index].undo_group
+        savepoint = state.savepoints.get(group) if group is not None else None
+        failure = state.failures.get(index)
+        ends_group = group is not None and state.last_of_group[group] == index
+        take_back = failure is None and ends_group and savepoint is not None and savepoint.is_active
         if index not in state.skipped:
-            observe(index, info["ctx"], state.failures.get(index))
+            observe(index, info["ctx"], StepResult(failure, taken_back=failure is not None or take_back))
+        if take_back:
+            # the group was tried; what follows starts from where it began, as if it had never run (the version
+            # table too: the group's moves end where they started)
+            savepoint.rollback()
 
     return after_step
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from migration_check import snapshot
-from migration_check.alembic_runner import BEFORE_FIRST_STEP, AlembicProject, Step, StepFailure
+from migration_check.alembic_runner import BEFORE_FIRST_STEP, AlembicProject, Step, StepFailure, StepResult
 from migration_check.database import ScratchDatabase
 from migration_check.downgrade_code import downgrade_code
 from migration_check.findings import Finding
@@ -89,6 +89,9 @@ class RoundTrip:
         self.query = snapshot.SchemaQuery(excluded_schemas)
         self.initial: snapshot.Snapshot | None = None
         self.failed_downgrades: list[str] = []  # in the stairway, lowest first
+        # revisions whose downgrade and re-upgrade could not be taken back (a commit in between): the database
+        # at head has been through them, unlike one that was only ever upgraded
+        self.went_through: list[str] = []
         # what the stairway's downgrades left over or lost: the downgrade to base does not report it again
         self.reported: set[snapshot.Row] = set()
 
@@ -141,7 +144,7 @@ class RoundTrip:
             return downgrade_code(tracker.view(after_up[revision], scope).changes(tracker.view(before[revision],
                                                                                                scope)))
 
-        def observe(index: int, context: Any, failure: StepFailure | None) -> None:
+        def observe(index: int, context: Any, result: StepResult | None) -> None:
             if index == BEFORE_FIRST_STEP:
                 # what env.py and Alembic set up before any migration (a schema for the version table, the version
                 # table) belongs to no revision: it is part of the starting point
@@ -156,18 +159,20 @@ class RoundTrip:
                 if index + 1 == len(self.prefix):
                     tracker.refresh(context.connection, everything=True)
                 return
+            assert result is not None
+            if result.failure is not None:  # taken back: the schema is again as the first upgrade left it
+                code = suggested_downgrade(revision) if role == DOWN else None
+                outcome.findings.append(self._failure(role, step, result.failure, code))
+                if role == DOWN:
+                    self.failed_downgrades.append(revision)
+                tracker.state = after_up[revision].copy()
+                for kept in (before, after_up, touched):
+                    kept.pop(revision, None)
+                return
             previous = tracker.state.copy()
             groups = tracker.refresh(context.connection)
             if role == FIRST_UP:
                 before[revision], after_up[revision], touched[revision] = previous, tracker.state.copy(), set(groups)
-                return
-            if failure is not None:  # taken back: the schema is again as the first upgrade left it
-                code = suggested_downgrade(revision) if role == DOWN else None
-                outcome.findings.append(self._failure(role, step, failure, code))
-                if role == DOWN:
-                    self.failed_downgrades.append(revision)
-                for kept in (before, after_up, touched):
-                    kept.pop(revision, None)
                 return
             touched[revision] |= groups
             scope = touched[revision]  # only what the revision's steps touched can differ
@@ -176,6 +181,7 @@ class RoundTrip:
             else:
                 expected, what, rule = after_up.pop(revision), "Applying again", UPGRADE_NOT_IDEMPOTENT
                 del touched[revision]
+                before.pop(revision, None)
             # PostgreSQL 18's NOT NULL constraints are left out: the columns' definitions say NOT NULL, and a
             # constraint's name (taken from the table's name at the time) is no difference a migration can make
             changes = tracker.view(tracker.state, scope).changes(tracker.view(expected, scope)).without_not_null()
@@ -185,6 +191,10 @@ class RoundTrip:
                     code = downgrade_code(changes, tracker.view(tracker.state, tracker.state))
                     self.reported |= {*changes.left_over, *changes.missing}
                 outcome.findings.append(self._mismatch(rule, revision, changes, what, code))
+            if result.taken_back:  # the database is again as the first upgrade left it
+                tracker.state = expected.copy()
+            elif role == RE_UP:
+                self.went_through.append(revision)
 
         try:
             run = self.project.run_steps([step for _role, step in plan], observe)
@@ -215,6 +225,14 @@ class RoundTrip:
             outcome.notes.append(
                 f"roundtrip: {_listed(self.failed_downgrades)} {_were(self.failed_downgrades)} not applied again "
                 "(upgrade-not-idempotent not checked), since the downgrade failed")
+        changed_by_trip = sorted({f.revision for f in outcome.findings if f.revision in self.went_through
+                                  and f.rule in (ROUNDTRIP_MISMATCH.id, UPGRADE_NOT_IDEMPOTENT.id)},
+                                 key=self.order.index)
+        if changed_by_trip and run.stopped is None:
+            outcome.notes.append(
+                f"compare: the database had been downgraded and upgraded again at {_listed(changed_by_trip)}, and "
+                "env.py commits each migration, so that could not be taken back: model-drift may repeat what the "
+                "round trip found there")
         if self.full and not self.irreversible:
             if run.stopped is not None:
                 outcome.notes.append(f"to-base: not run, since the round trip stopped at revision "
@@ -237,7 +255,7 @@ class RoundTrip:
         findings: list[Finding] = []
         initial = self.initial
 
-        def observe(index: int, context: Any, _failure: StepFailure | None) -> None:
+        def observe(index: int, context: Any, _result: StepResult | None) -> None:
             if index == BEFORE_FIRST_STEP:
                 return
             if advance is not None:

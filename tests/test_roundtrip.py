@@ -363,3 +363,16 @@ def test_the_models_are_compared_on_a_database_that_only_went_up(tmp_path: Path)
     assert finding(run, "roundtrip-mismatch")["revision"] == "0004"
     assert "model-drift" not in rules_of(run), run.stdout
     assert "compare" in run.report["timings"]
+
+
+def test_a_downgrade_that_raises_not_implemented_error_is_irreversible(tmp_path: Path) -> None:
+    """The common way to say a migration cannot be undone, without our marker: a notice, not downgrade-failed."""
+    project = project_with(tmp_path, ("0004_a.py", migration(
+        "0004", "0003", "add agent description",
+        downgrade='"""The old descriptions are gone."""\n    raise NotImplementedError("cannot undo")')))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    notice = finding(run, "irreversible-migration")
+    assert notice["message"] == ("Revision 0004 cannot be undone (its downgrade() raises NotImplementedError): "
+                                 "it was applied but not downgraded.")
+    assert "downgrade-failed" not in rules_of(run)
+    assert "missing-downgrade" not in rules_of(run)

@@ -582,11 +582,12 @@ IRREVERSIBLE_MIGRATION = register(
         id="irreversible-migration",
         severity=Severity.NOTICE,
         stage="roundtrip",
-        title="A migration is marked irreversible, and its round trip is skipped",
-        fix="Nothing to do if it truly cannot be undone; otherwise write downgrade() and remove the marker.",
+        title="A migration cannot be undone, and its round trip is skipped",
+        fix="Nothing to do if it truly cannot be undone; otherwise write downgrade() (and remove the marker).",
         what=(
-            "A migration file with the comment `# migration-check: irreversible` is applied but not downgraded; "
-            "the round trip below it, and the downgrade to base, are skipped."
+            "A migration whose downgrade() only raises NotImplementedError, or whose file has the comment "
+            "`# migration-check: irreversible`, is applied but not downgraded: its own round trip, and the "
+            "downgrade to base, are skipped."
         ),
         why="So that the report says which part of the history cannot be rolled back, instead of hiding it.",
         bad=_dedent(

@@ -58,7 +58,8 @@ class MigrationScript:
     downgrade_ops: tuple[OpCall, ...] = field(default=())
     upgrade_is_empty: bool = True
     downgrade_is_empty: bool = True
-    marked_irreversible: bool = False
+    marked_irreversible: bool = False  # the marker comment, or a downgrade that refuses
+    downgrade_refuses: bool = False  # downgrade() is only `raise NotImplementedError`
     suppressions: tuple[Suppression, ...] = ()
 
     def line_naming(self, name: str) -> int | None:
@@ -110,6 +111,18 @@ def _is_trivial(body: list[ast.stmt]) -> bool:
             continue
         return False
     return True
+
+
+def _refuses(function: ast.FunctionDef | None) -> bool:
+    """A function whose whole body (after a docstring) is `raise NotImplementedError(...)`: the usual way to say
+    that a migration cannot be undone."""
+    if function is None:
+        return False
+    body = [s for s in function.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
+        return False
+    raised = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
+    return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
 
 
 def _op_calls(function: ast.FunctionDef | None) -> tuple[OpCall, ...]:
@@ -174,7 +187,8 @@ def read_script(path: Path, source: str | None = None) -> MigrationScript:
         downgrade_ops=_op_calls(downgrade),
         upgrade_is_empty=upgrade is None or _is_trivial(upgrade.body),
         downgrade_is_empty=downgrade is None or _is_trivial(downgrade.body),
-        marked_irreversible=bool(IRREVERSIBLE_MARKER.search(source)),
+        marked_irreversible=bool(IRREVERSIBLE_MARKER.search(source)) or _refuses(downgrade),
+        downgrade_refuses=_refuses(downgrade),
         suppressions=suppressions_in(source),
     )
 

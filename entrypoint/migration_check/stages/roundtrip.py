@@ -121,8 +121,10 @@ class RoundTrip:
         outcome.planned = len(plan)
         for revision in sorted(self.irreversible, key=self.order.index):
             file, line = self._where(revision)
+            how = ("its downgrade() raises NotImplementedError" if self.by_revision[revision].downgrade_refuses
+                   else "it is marked irreversible")
             outcome.findings.append(Finding(IRREVERSIBLE_MIGRATION.id, IRREVERSIBLE_MIGRATION.severity,
-                                            f"Revision {revision} is marked irreversible: it was applied but not "
+                                            f"Revision {revision} cannot be undone ({how}): it was applied but not "
                                             "downgraded.", file, line, revision, {}))
         if self.irreversible and self.full:
             outcome.notes.append("roundtrip: the downgrade to base was skipped, since a migration is irreversible")

@@ -345,13 +345,7 @@ class AlembicProject:
             except Exception as exc:
                 signals.raise_if_received()
                 raise self._file_error(exc, "Reading the migration files") from None
-        if not heads:
-            folders = ", ".join(str(folder) for folder in self.version_folders())
-            raise UsageError(
-                f"{folders} holds no migrations.",
-                fix="Create the first migration with `alembic revision --autogenerate -m \"create tables\"`.",
-                file=self.version_folders()[0],
-            )
+        del heads  # read for its errors: an empty history is a project that has not started yet
         return files
 
     def upgrade(self) -> MigrationFailure | None:

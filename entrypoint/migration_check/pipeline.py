@@ -137,6 +137,12 @@ def _run_stages(
         with progress.step("revisions", "reading the migrations") as note:
             revisions = project.load_revisions()
             note.text = counted(len(revisions), "revision")
+        if not revisions:
+            folders = ", ".join(relative_to_root(folder, root) or str(folder) for folder in project.version_folders())
+            report.skipped.append(
+                f"apply, roundtrip: {folders} holds no migrations yet, so there was nothing to apply; the models "
+                "are compared with an empty database (if the migrations live elsewhere, name the folders in "
+                "alembic.ini's version_locations)")
 
         if preset or config.setup_sql:
             with progress.step("setup", "running setup SQL") as note:

@@ -98,7 +98,7 @@ class RoundTrip:
     @property
     def goes_down_to_base(self) -> bool:
         """Whether the downgrade to base can say anything: it would stop at the topmost failing downgrade."""
-        return self.full and not self.irreversible and not self.failed_downgrades
+        return self.full and bool(self.order) and not self.irreversible and not self.failed_downgrades
 
     def _where(self, revision: str) -> tuple[str | None, int | None]:
         script = self.by_revision.get(revision)

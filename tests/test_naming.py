@@ -232,3 +232,18 @@ def test_a_name_too_long_for_sqlalchemy_is_reported_although_the_upgrade_fails(t
     [long] = findings(run, "identifier-too-long")
     assert long["details"]["name"] == name and long["file"].endswith("0004_a.py") and long["line"] == 16
     assert "naming: skipped because the upgrade failed" in run.report["skipped"]
+
+
+def test_without_a_convention_the_unnamed_constraints_are_said_once(tmp_path: Path) -> None:
+    """Every foreign key, unique constraint and index of the models is unnamed: one warning with the count and the
+    list, not one per constraint; the primary keys, which PostgreSQL names <table>_pkey, are not in it."""
+    project = copy_example("clean", tmp_path)
+    edit(project / "app/models.py", "metadata = MetaData(naming_convention=NAMING_CONVENTION)", "metadata = MetaData()")
+    run = run_naming(project, tmp_path)
+    [unnamed] = findings(run, "unnamed-constraint")
+    listed = unnamed["details"]["unnamed"]
+    assert unnamed["details"]["count"] == len(listed) >= 5
+    assert f"and {len(listed) - 1} more (listed in the details)" in unnamed["message"]
+    assert any(item.startswith("Foreign key on agents") for item in listed), listed
+    assert not any(item.lower().startswith("primary key") for item in listed)
+    assert len(findings(run, "missing-naming-convention")) == 1

@@ -653,8 +653,9 @@ UNNAMED_CONSTRAINT = register(
         fix="Name it explicitly (name=...) or add its kind (ix, uq, ck, fk, pk) to the MetaData's naming_convention.",
         what=(
             "For every constraint and index of every table in target_metadata: it has no explicit name, and "
-            "the naming convention has no key for its kind, so the database will make a name up. The finding "
-            "points at the model line."
+            "the naming convention has no key for its kind, so the database will make a name up. One finding "
+            "per MetaData, at the first such model line, with the count in the message and every one in the "
+            "details. Primary keys are left out: PostgreSQL names them <table>_pkey, which a downgrade can spell."
         ),
         why=(
             "A name the database made up differs between PostgreSQL versions and between a table created by "

@@ -195,23 +195,37 @@ def check_conventions(tables: ModelTables, models: ModelIndex, root: Path) -> li
 
 
 def check_unnamed(tables: ModelTables, models: ModelIndex, root: Path) -> list[Finding]:
+    """One finding per MetaData, at its first unnamed constraint or index, with the count and the whole list:
+    without a convention for a kind, every constraint of that kind is unnamed, and one line per constraint would
+    drown the report. Primary keys are left out: PostgreSQL names them <table>_pkey, which a downgrade can spell."""
     findings = []
-    for table in tables.tables:
-        for kind, item in tables.items(table):
-            if _has_deterministic_name(item):
-                continue
-            columns = _column_names(item)
-            on = f" ({', '.join(columns)})" if columns else ""
-            pattern = convention_for(table.metadata.naming_convention, type(item))
-            why = "its naming convention needs an explicit name (%(constraint_name)s)" if pattern else \
-                f"it has no name and the naming convention has no {kind!r} entry"
-            findings.append(UNNAMED_CONSTRAINT.at(
-                f"{KIND_WORDS[kind]} on {_qualified(table.schema, table.name)}{on} gets a name PostgreSQL makes "
-                f"up: {why}.",
-                _location_of(item, table, models), root,
-                kind=kind, schema=table.schema, table=table.name, columns=columns,
-            ))
+    for metadata in tables.metadata:
+        unnamed = [(table, kind, item) for table in tables.tables if table.metadata is metadata
+                   for kind, item in tables.items(table) if kind != "pk" and not _has_deterministic_name(item)]
+        if not unnamed:
+            continue
+        listed = [_described(kind, table, item) for table, kind, item in unnamed]
+        kinds = sorted({kind for _table, kind, _item in unnamed})
+        lacking = [kind for kind in kinds if convention_for(metadata.naming_convention, _CLASS_OF_KIND[kind]) is None]
+        why = (f"the naming convention has no {', '.join(repr(k) for k in lacking)} "
+               f"{'entry' if len(lacking) == 1 else 'entries'}" if lacking
+               else "the naming convention needs explicit names (%(constraint_name)s)")
+        table, kind, item = unnamed[0]
+        others = f" and {len(unnamed) - 1} more (listed in the details)" if len(unnamed) > 1 else ""
+        findings.append(UNNAMED_CONSTRAINT.at(
+            f"{listed[0]}{others} {'get' if others else 'gets'} a name PostgreSQL makes up: they have no name and "
+            f"{why}." if others else f"{listed[0]} gets a name PostgreSQL makes up: it has no name and {why}.",
+            _location_of(item, table, models), root,
+            kind=kind, schema=table.schema, table=table.name, columns=_column_names(item), count=len(unnamed),
+            unnamed=listed,
+        ))
     return findings
+
+
+def _described(kind: str, table: Table, item: Any) -> str:
+    columns = _column_names(item)
+    on = f" ({', '.join(columns)})" if columns else ""
+    return f"{KIND_WORDS[kind]} on {_qualified(table.schema, table.name)}{on}"
 
 
 def _model_names(tables: ModelTables) -> Iterator[tuple[str, str, str, Table | None, Any]]:

@@ -247,3 +247,21 @@ def test_without_a_convention_the_unnamed_constraints_are_said_once(tmp_path: Pa
     assert any(item.startswith("Foreign key on agents") for item in listed), listed
     assert not any(item.lower().startswith("primary key") for item in listed)
     assert len(findings(run, "missing-naming-convention")) == 1
+
+
+@pytest.mark.parametrize("in_models", [True, False])
+def test_a_name_the_models_spell_out_is_the_teams_choice(in_models: bool, tmp_path: Path) -> None:
+    """An index the models name explicitly is not held to the convention; the same index made by a migration
+    alone is."""
+    from history_projects import add, repository
+
+    project, _base = repository(tmp_path)
+    add(project, "0004_a.py", migration("0004", "0003", "index agents by name",
+                                        'op.create_index("agents_by_name", "agents", ["name"])',
+                                        'op.drop_index("agents_by_name", table_name="agents")'))
+    if in_models:
+        edit(project / "app/models.py", 'name="uq_agents_organization_id_name"),)',
+             'name="uq_agents_organization_id_name"), Index("agents_by_name", "name"))')
+    run = run_naming(project, tmp_path)
+    names = [f["details"]["name"] for f in findings(run, "naming-convention")]
+    assert names == ([] if in_models else ["agents_by_name"]), names

@@ -565,10 +565,14 @@ def check_database_names(objects: list[NamedObject], tables: ModelTables, defaul
                          root: Path) -> list[Finding]:
     by_key = {(table.schema or default_schema, table.name): table for table in tables.tables}
     patterns = {id(metadata): _patterns(metadata, configured) for metadata in tables.metadata}
+    # a name the models spell out (not one the convention made) is the team's choice, not a slip
+    chosen = {(table.schema or default_schema, table.name, item.name) for table in tables.tables
+              for _kind, item in tables.items(table)
+              if isinstance(item.name, str) and not isinstance(item.name, conv)}
     findings = []
     for obj in objects:
         table = by_key.get((obj.schema, obj.table))
-        if table is None or (obj.kind == "ix" and obj.backs_constraint):
+        if table is None or (obj.kind == "ix" and obj.backs_constraint) or (obj.schema, obj.table, obj.name) in chosen:
             continue
         pattern = patterns[id(table.metadata)].get(obj.kind)
         if pattern is None:

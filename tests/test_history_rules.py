@@ -159,12 +159,14 @@ def test_create_without_name_only_matters_without_a_naming_convention(tmp_path: 
                         'op.create_foreign_key(None, "agents", "users", ["created_by_id"], ["id"])',
                         'op.drop_constraint("fk_agents_created_by_id_users", "agents", type_="foreignkey")')
     project, flags = change(tmp_path, ("0004_a.py", unnamed))
-    assert "drop-unnamed-constraint" not in check(project, *flags, tmp_path=tmp_path).rules()
+    assert "create-unnamed-constraint" not in check(project, *flags, tmp_path=tmp_path).rules()
     models = project / "app/models.py"
     models.write_text(models.read_text().replace("MetaData(naming_convention=NAMING_CONVENTION)", "MetaData()")
                       .replace("NAMING_CONVENTION", "NAMES"))
     (tmp_path / "report.json").unlink()
-    assert "drop-unnamed-constraint" in check(project, *flags, tmp_path=tmp_path).rules()
+    run = check(project, *flags, tmp_path=tmp_path)
+    assert run.rules() == ["create-unnamed-constraint"], "it runs: a warning, not the error of a drop"
+    assert findings(run, "create-unnamed-constraint")[0]["severity"] == "warning"
 
 
 def test_syntax_error_is_a_clear_error(tmp_path: Path) -> None:
@@ -244,3 +246,17 @@ def test_an_unknown_parent_is_a_finding_and_the_database_stages_wait(tmp_path: P
     only = check(project, "--only", "roundtrip", tmp_path=tmp_path)
     assert only.status == 2 and "Alembic cannot load the revision graph: KeyError: '0003x'" in only.stderr
     assert "--env" not in only.stderr
+
+
+def test_drop_constraint_none_in_a_downgrade_is_one_finding(tmp_path: Path) -> None:
+    """The static rule and the round trip's failing downgrade blame the same line: one finding, the one that says
+    what to write, with the database's error in its details."""
+    project, _base = repository(tmp_path)
+    add(project, "0004_a.py", migration(
+        "0004", "0003", "add the agents owner foreign key",
+        'op.create_foreign_key("fk_agents_owner", "agents", "users", ["created_by_id"], ["id"])',
+        'op.drop_constraint(None, "agents", type_="foreignkey")'))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    assert [r for r in run.rules() if r not in ("model-drift", "naming-convention")] == ["drop-unnamed-constraint"]
+    [finding] = findings(run, "drop-unnamed-constraint")
+    assert finding["details"]["downgrade_error"]

@@ -24,6 +24,17 @@ def changed(*files: tuple[str, str]) -> Case:
     return lambda tmp: change(tmp, *files)
 
 
+def without_convention(*files: tuple[str, str]) -> Case:
+    """A change in a project whose models have no naming convention."""
+    def build(tmp: Path) -> tuple[Path, list[str]]:
+        project, flags = change(tmp, *files)
+        edit(project / "app/models.py", "metadata = MetaData(naming_convention=NAMING_CONVENTION)",
+             "metadata = MetaData()")
+        return project, flags
+
+    return build
+
+
 def base_edited(edit_base: Callable[[Path], None]) -> Case:
     def build(tmp: Path) -> tuple[Path, list[str]]:
         project, base = repository(tmp)
@@ -138,6 +149,15 @@ CASES: dict[str, tuple[Case, Case]] = {
         "0004", "0003", "add the agents owner foreign key",
         'op.create_foreign_key("fk_agents_owner", "agents", "users", ["created_by_id"], ["id"])',
         'op.drop_constraint(None, "agents", type_="foreignkey")'))), GOOD_CHANGE),
+    "create-unnamed-constraint": (
+        without_convention(("a.py", migration("0004", "0003", "add the agents creator foreign key",
+                                              'op.create_foreign_key(None, "agents", "users", ["created_by_id"], '
+                                              '["id"])', 'op.drop_constraint("agents_created_by_id_fkey", '
+                                              '"agents", type_="foreignkey")'))),
+        without_convention(("a.py", migration("0004", "0003", "add the agents creator foreign key",
+                                              'op.create_foreign_key("fk_agents_created_by", "agents", "users", '
+                                              '["created_by_id"], ["id"])', 'op.drop_constraint('
+                                              '"fk_agents_created_by", "agents", type_="foreignkey")')))),
     "missing-downgrade": (changed(("a.py", migration("0004", "0003", "add agent tags", downgrade="pass"))),
                           GOOD_CHANGE),
     "downgrade-failed": (full_history(("a.py", migration("0004", "0003", "add agent description",

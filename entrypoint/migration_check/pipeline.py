@@ -24,7 +24,14 @@ from migration_check.paths import relative_to_root, repository_root
 from migration_check.policy import apply_policy
 from migration_check.presets import PRESETS, Preset
 from migration_check.progress import Progress, counted
-from migration_check.rules import BROKEN_REVISION_GRAPH, FK_WITHOUT_INDEX, FLASK_AUTOGENERATE_COMMAND, UPGRADE_FAILED
+from migration_check.rules import (
+    BROKEN_REVISION_GRAPH,
+    DOWNGRADE_FAILED,
+    DROP_UNNAMED_CONSTRAINT,
+    FK_WITHOUT_INDEX,
+    FLASK_AUTOGENERATE_COMMAND,
+    UPGRADE_FAILED,
+)
 from migration_check.stages.apply import check_upgrade
 from migration_check.stages.compare import check_models
 from migration_check.stages.graph import UNLOADABLE_GRAPH
@@ -82,8 +89,23 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
             if config.verbose and project.output.strip():
                 progress.say("── what env.py and Alembic printed ──\n" + project.output.rstrip())
     report.timings = list(progress.timings)
+    _one_finding_per_mistake(report)
     apply_policy(config, scripts, root, report)
     return report
+
+
+def _one_finding_per_mistake(report: Report) -> None:
+    """A downgrade that fails at a line the static rules already blamed (drop_constraint(None, ...)) is one
+    mistake: the static finding, which says what to write, stays and carries the database's error."""
+    static = {(f.file, f.line): f for f in report.findings if f.rule == DROP_UNNAMED_CONSTRAINT.id}
+    kept = []
+    for finding in report.findings:
+        blamed = static.get((finding.file, finding.line)) if finding.rule == DOWNGRADE_FAILED.id else None
+        if blamed is None:
+            kept.append(finding)
+        else:
+            blamed.details.setdefault("downgrade_error", finding.details.get("error"))
+    report.findings[:] = kept
 
 
 def _run_static_stages(

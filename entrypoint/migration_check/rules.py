@@ -406,12 +406,11 @@ DROP_UNNAMED_CONSTRAINT = register(
         id="drop-unnamed-constraint",
         severity=Severity.ERROR,
         stage="graph",
-        title="A constraint is dropped (or created) without a name",
+        title="A constraint is dropped without a name",
         fix="Name the constraint, and give the models' MetaData a naming_convention so autogenerate names them all.",
         what=(
-            "`op.drop_constraint(None, ...)`, which cannot run; or `op.create_foreign_key(None, ...)` (and the "
-            "other create_* operations) in a project with no naming_convention, which leaves a constraint that "
-            "a later migration cannot name."
+            "`op.drop_constraint(None, ...)`, which cannot run. When the downgrade that holds it fails in the "
+            "round trip, this finding stands for both (the database's error is in its details)."
         ),
         why=(
             "Autogenerate writes `drop_constraint(None, ...)` in the downgrade of every unnamed constraint. It "
@@ -429,6 +428,34 @@ DROP_UNNAMED_CONSTRAINT = register(
 
             def downgrade():
                 op.drop_constraint("fk_agents_organization_id", "agents", type_="foreignkey")
+            """
+        ),
+    )
+)
+
+CREATE_UNNAMED_CONSTRAINT = register(
+    Rule(
+        id="create-unnamed-constraint",
+        severity=Severity.WARNING,
+        stage="graph",
+        title="A constraint is created without a name, and no naming convention names it",
+        fix="Name the constraint, or give the models' MetaData a naming_convention so that op.f() names apply.",
+        what=(
+            "`op.create_foreign_key(None, ...)` and the other create_* operations for constraints, in a project "
+            "whose models have no naming_convention. The migration runs; the constraint gets a name PostgreSQL "
+            "makes up, which a later migration has to guess."
+        ),
+        why="A later `drop_constraint` must spell the made-up name, or it is written as None and fails.",
+        bad=_dedent(
+            """
+            def upgrade():
+                op.create_foreign_key(None, "agents", "users", ["created_by_id"], ["id"])
+            """
+        ),
+        good=_dedent(
+            """
+            def upgrade():
+                op.create_foreign_key("fk_agents_created_by_id_users", "agents", "users", ["created_by_id"], ["id"])
             """
         ),
     )

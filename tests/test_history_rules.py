@@ -260,3 +260,16 @@ def test_drop_constraint_none_in_a_downgrade_is_one_finding(tmp_path: Path) -> N
     assert [r for r in run.rules() if r not in ("model-drift", "naming-convention")] == ["drop-unnamed-constraint"]
     [finding] = findings(run, "drop-unnamed-constraint")
     assert finding["details"]["downgrade_error"]
+
+
+def test_missing_downgrade_of_a_data_migration_says_data(tmp_path: Path) -> None:
+    project, flags = change(tmp_path, ("0004_a.py", migration(
+        "0004", "0003", "give every agent a default name",
+        "op.execute(\"UPDATE agents SET name = 'unnamed' WHERE name = ''\")", "pass")))
+    [finding] = findings(check(project, *flags, tmp_path=tmp_path), "missing-downgrade")
+    assert finding["message"] == "Revision 0004 changes data but its downgrade() does nothing."
+    add(project, "0004_a.py", migration("0004", "0003", "index agents by name",
+                                        'op.execute("CREATE INDEX ix_agents_name ON agents (name)")', "pass"))
+    (tmp_path / "report.json").unlink()
+    [finding] = findings(check(project, *flags, tmp_path=tmp_path), "missing-downgrade")
+    assert finding["message"] == "Revision 0004 changes the schema but its downgrade() does nothing."

@@ -40,6 +40,11 @@ class OpCall:
     name: str
     line: int
     first_argument_is_none: bool
+    text: str | None = None  # the first argument, when it is a string (the SQL of op.execute)
+
+
+_NEUTRAL_OPERATIONS = {"get_bind", "get_context", "inline_literal", "f"}
+_DML = re.compile(r"\s*(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|COPY|SELECT|WITH)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,14 @@ class MigrationScript:
     @property
     def is_merge(self) -> bool:
         return len(self.down_revisions) > 1
+
+    @property
+    def upgrade_only_writes_data(self) -> bool:
+        """upgrade() only inserts, updates or deletes rows (op.bulk_insert, op.execute of DML), as far as its
+        source shows."""
+        writes = [call for call in self.upgrade_ops if call.name not in _NEUTRAL_OPERATIONS]
+        return bool(writes) and all(call.name == "bulk_insert" or (call.name == "execute" and call.text is not None
+                                                                   and _DML.match(call.text)) for call in writes)
 
 
 def _strings(node: ast.AST | None) -> tuple[str, ...] | None:
@@ -125,6 +138,13 @@ def _refuses(function: ast.FunctionDef | None) -> bool:
     return isinstance(raised, ast.Name) and raised.id == "NotImplementedError"
 
 
+def _string_in(node: ast.expr | None) -> str | None:
+    """The string of a literal, or of sa.text("...") around one."""
+    if isinstance(node, ast.Call) and node.args:
+        node = node.args[0]
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
 def _op_calls(function: ast.FunctionDef | None) -> tuple[OpCall, ...]:
     if function is None:
         return ()
@@ -136,7 +156,8 @@ def _op_calls(function: ast.FunctionDef | None) -> tuple[OpCall, ...]:
                 first = node.args[0] if node.args else next(
                     (k.value for k in node.keywords if k.arg in ("constraint_name", "index_name", "name")), None)
                 calls.append(OpCall(node.func.attr, node.lineno,
-                                    isinstance(first, ast.Constant) and first.value is None))
+                                    isinstance(first, ast.Constant) and first.value is None,
+                                    _string_in(first)))
     return tuple(sorted(calls, key=lambda call: call.line))
 
 

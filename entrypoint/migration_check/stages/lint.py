@@ -55,7 +55,9 @@ def check_script(script: MigrationScript, root: Path, has_naming_convention: boo
                                 script.revision_line, script.revision, {}))
     if not script.upgrade_is_empty and script.downgrade_is_empty and not script.marked_irreversible:
         findings.append(Finding(MISSING_DOWNGRADE.id, MISSING_DOWNGRADE.severity,
-                                f"Revision {script.revision} changes the schema but its downgrade() does nothing.",
+                                f"Revision {script.revision} "
+                                f"{'changes data' if script.upgrade_only_writes_data else 'changes the schema'} "
+                                "but its downgrade() does nothing.",
                                 file, script.revision_line, script.revision, {}))
     for call in (*script.upgrade_ops, *script.downgrade_ops):
         if not call.first_argument_is_none:

@@ -57,6 +57,14 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
     )
     preset = PRESETS[config.preset] if config.preset else None
     excluded = (*config.excluded_schemas, *(preset.schemas if preset else ()))
+    comparing = [stage for stage in ("roundtrip", "compare", "naming") if stage in config.stages]
+    if excluded and comparing:
+        why = [*([f"--preset {config.preset} stands in for {', '.join(preset.schemas)}"] if preset else []),
+               *([f"the configuration excludes {', '.join(config.excluded_schemas)}"] if config.excluded_schemas
+                 else [])]
+        report.skipped.append(f"{', '.join(comparing)}: schema{'s' if len(excluded) > 1 else ''} "
+                              f"{', '.join(excluded)} left out ({'; '.join(why)}): models and objects in "
+                              f"{'them' if len(excluded) > 1 else 'it'} are not compared")
 
     with progress.step("configuration", "reading the Alembic configuration") as note:
         project = AlembicProject(location)

@@ -153,6 +153,7 @@ class AlembicProject:
             # Flask-Migrate's alembic.ini has no script_location: `flask db` sets it to the ini's own folder.
             self.config.set_main_option("script_location", str(location.ini_file.parent))
         with self._project_cwd():
+            prepended = len(sys.path)
             try:
                 self.script = ScriptDirectory.from_config(self.config)
             except Exception as exc:  # alembic.util.CommandError for a missing script_location
@@ -161,6 +162,15 @@ class AlembicProject:
                     fix="Set script_location in the Alembic configuration to the folder that holds env.py.",
                     file=location.main_file,
                 ) from None
+            # Alembic takes relative script_location, version_locations and prepend_sys_path entries from the
+            # folder it runs in; the project's folder is where its team runs it, wherever the check runs from.
+            sys.path[:len(sys.path) - prepended] = [os.path.abspath(entry)
+                                                    for entry in sys.path[:len(sys.path) - prepended]]
+            self.script.dir = os.path.abspath(self.script.dir)
+            self.script.version_locations = [
+                folder if ":" in folder and not os.path.isabs(folder) else os.path.abspath(folder)
+                for folder in map(str, self.script.version_locations)  # "package:folder" is a resource
+            ]
         self.env_py = Path(self.script.dir) / "env.py"
         self.flask_app = needs_flask_app(self.env_py)
 

@@ -25,3 +25,20 @@ def test_a_src_layout_checked_from_another_folder(tmp_path: Path) -> None:
     assert run.status == 0, run.stdout + run.stderr
     assert run.report is not None and "compare" in run.report["timings"]
     assert run.report["findings"] == []
+
+
+def test_an_error_is_placed_in_the_projects_code_not_in_its_virtualenv(tmp_path: Path) -> None:
+    """A virtualenv inside the project folder holds code that is not the project's: the error points at the
+    env.py line that called into it."""
+    project = copy_example("clean", tmp_path)
+    installed = project / ".venv/lib/python3.11/site-packages/vendored_settings"
+    installed.mkdir(parents=True)
+    (installed / "__init__.py").write_text("def load():\n    raise RuntimeError('settings are incomplete')\n")
+    edit(project / "migrations/env.py", "def run_migrations_online() -> None:\n",
+         "def run_migrations_online() -> None:\n"
+         f"    import sys; sys.path.insert(0, {str(installed.parent)!r}); import vendored_settings\n"
+         "    vendored_settings.load()\n")
+    run = run_cli("check", project, "--quiet", report=tmp_path / "report.json")
+    assert run.status == 2
+    first = run.stderr.splitlines()[0]
+    assert "migrations/env.py:" in first and "site-packages" not in first, run.stderr

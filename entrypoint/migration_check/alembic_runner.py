@@ -27,7 +27,7 @@ from alembic.script.revision import RevisionError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 
-from migration_check import signals
+from migration_check import connection_errors, signals
 from migration_check.config import AlembicLocation
 from migration_check.database import IDENTITY_SQL, Identity, identity_from
 from migration_check.errors import CheckError, ProjectLoadError, UsageError
@@ -84,6 +84,15 @@ def _lines_in(exc: BaseException, files: set[Path]) -> list[tuple[Path, int]]:
         for frame in traceback.extract_tb(link.__traceback__)
         if frame.name != "<module>" and Path(frame.filename).resolve() in files
     ]
+
+
+_INSTALLED = re.compile(r"[/\\](site|dist)-packages[/\\]")
+_OURS = str(Path(__file__).resolve().parent)
+
+
+def _is_projects_own(filename: str, project: str) -> bool:
+    """A frame of the project's own code: in its folder, but not in a virtualenv inside it, nor ours."""
+    return filename.startswith(project) and not _INSTALLED.search(filename) and not filename.startswith(_OURS)
 
 
 def _first_line(text: str) -> str:
@@ -298,7 +307,7 @@ class AlembicProject:
         chain = _exception_chain(exc)
         project_frames = [
             frame for link in chain for frame in traceback.extract_tb(link.__traceback__)
-            if frame.filename.startswith(project)
+            if _is_projects_own(frame.filename, project)
         ]
         file: str | None = None
         line: int | None = None
@@ -318,11 +327,21 @@ class AlembicProject:
                 "project's own code, run the check on the folder it is importable from (PATH), or set "
                 "prepend_sys_path in the Alembic configuration."
             )
-        elif any(isinstance(link, (sa_exc.OperationalError, sa_exc.InterfaceError)) for link in chain):
+        elif any(isinstance(link, (sa_exc.OperationalError, sa_exc.InterfaceError, ConnectionError))
+                 for link in chain):
             fix = (
                 "env.py could not reach the database. Make it connect with the URL migration-check gives it: "
                 "sqlalchemy.url, DATABASE_URL, the variables named with --url-env, or the parts given with --env."
             )
+            explained = connection_errors.explain([str(link) for link in chain], self.scratch_url,
+                                                  self.location.project_dir, self.location.main_file)
+            if explained is not None:
+                return ProjectLoadError(
+                    explained, fix=fix, file=file, line=line,
+                    detail="\n".join(f"{f.filename}:{f.lineno}: {(f.line or '').strip()}"
+                                      for f in project_frames[-4:]) or None,
+                    traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+                )
         elif isinstance(exc, KeyError) or re.search(r"environ|setting|variable", str(exc), re.IGNORECASE):
             fix = "Give the settings the project needs with --env KEY=VALUE, and the URL's variable with --url-env."
         where = [f"{f.filename}:{f.lineno}: {(f.line or '').strip()}" for f in project_frames[-4:]]

@@ -171,3 +171,19 @@ def test_libpq_variables_point_at_the_scratch_database(tmp_path: Path) -> None:
          "assert int(os.environ['PGPORT']) > 0\ntarget_metadata = Base.metadata")
     run = check(project, tmp_path=tmp_path)
     assert run.status == 0, run.stderr
+
+
+def test_settings_that_accept_only_a_plain_postgresql_url(tmp_path: Path) -> None:
+    """The project's own URL names no driver, and its settings refuse one: the URL variables get the plain form;
+    {driver_url} and {plain_url} give either form to settings built from --env."""
+    project = copy_example("settings-env", tmp_path)
+    edit(project / "alembic.ini", "sqlalchemy.url =", "sqlalchemy.url = postgresql://app@localhost/app")
+    edit(project / "app/settings.py", "        return cls(\n",
+         "        if not os.environ['APP_DATABASE_URL'].startswith('postgresql://'):\n"
+         "            raise ValueError('APP_DATABASE_URL must start with postgresql://')\n"
+         "        assert os.environ['APP_DRIVER_URL'].startswith('postgresql+'), os.environ['APP_DRIVER_URL']\n"
+         "        assert os.environ['APP_PLAIN_URL'] == os.environ['APP_DATABASE_URL']\n"
+         "        return cls(\n")
+    run = check(project, "--url-env", "APP_DATABASE_URL", "--env", "APP_SECRET_KEY=x",
+                "--env", "APP_DRIVER_URL={driver_url}", "--env", "APP_PLAIN_URL={plain_url}", tmp_path=tmp_path)
+    assert run.status == 0, run.stderr

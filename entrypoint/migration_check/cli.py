@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "DATABASE_URL is always set")
     check.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                        help="set an environment variable the project's settings need (repeatable); the value may "
-                       "use {host}, {port}, {user}, {password}, {database} and {url} of the scratch database")
+                       "use {host}, {port}, {user}, {password}, {database}, {url}, {plain_url} and {driver_url} "
+                       "of the scratch database")
     check.add_argument("--setup-sql", action="append", default=[], metavar="FILE",
                        help="SQL to run before the first migration: extensions, roles, stub schemas (repeatable)")
     check.add_argument("--preset", choices=PRESETS, help="create stand-ins for a platform's schemas")

@@ -82,9 +82,10 @@ class ScratchDatabase:
     info: ServerInfo
     query: tuple[tuple[str, str], ...] = ()
 
-    def url(self, driver: str) -> URL:
+    def url(self, driver: str | None) -> URL:
+        """postgresql+driver://, or plain postgresql:// without a driver."""
         return URL.create(
-            f"postgresql+{driver}",
+            f"postgresql+{driver}" if driver else "postgresql",
             username=self.user,
             password=self.password,
             host=self.host,

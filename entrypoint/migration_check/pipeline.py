@@ -16,7 +16,7 @@ from migration_check.database import (
     throwaway_database,
 )
 from migration_check.drivers import choose_driver
-from migration_check.environment import patched_environ, project_environment
+from migration_check.environment import patched_environ, project_environment, url_for_settings
 from migration_check.findings import Finding, Report
 from migration_check.history.scripts import MigrationScript
 from migration_check.locate import ModelIndex
@@ -160,8 +160,9 @@ def _run_stages(
             note.text = database.info.describe()
         url = database.url(driver).render_as_string(hide_password=False)
         project.point_at(url, database.identity())
+        handed = url_for_settings(database, driver, project.configured_url)
         stack.enter_context(
-            patched_environ(project_environment(database, url, environment_names(config), config.env))
+            patched_environ(project_environment(database, handed, environment_names(config), config.env, url))
         )
 
         with progress.step("revisions", "reading the migrations") as note:

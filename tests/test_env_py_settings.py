@@ -187,3 +187,25 @@ def test_settings_that_accept_only_a_plain_postgresql_url(tmp_path: Path) -> Non
     run = check(project, "--url-env", "APP_DATABASE_URL", "--env", "APP_SECRET_KEY=x",
                 "--env", "APP_DRIVER_URL={driver_url}", "--env", "APP_PLAIN_URL={plain_url}", tmp_path=tmp_path)
     assert run.status == 0, run.stderr
+
+
+@pytest.mark.parametrize("where", ["flag", "file"])
+def test_url_parts_fill_the_usual_names(where: str, tmp_path: Path) -> None:
+    """Settings built from POSTGRES_SERVER, POSTGRES_PORT, POSTGRES_USER, POSTGRES_PASSWORD and POSTGRES_DB: one
+    --url-parts POSTGRES_ (or url-parts in the settings file) instead of five --env flags."""
+    project = copy_example("settings-env", tmp_path)
+    settings = project / "app/settings.py"
+    edit(settings, '''        missing = [name for name in ("APP_DATABASE_URL", "APP_SECRET_KEY")'''
+         ''' if not os.environ.get(name)]''',
+         '''        names = ("POSTGRES_SERVER", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")
+        missing = [name for name in names if not os.environ.get(name)]''')
+    edit(settings, '''            database_url=os.environ["APP_DATABASE_URL"],''',
+         '''            database_url="postgresql+psycopg://{}:{}@{}:{}/{}".format(
+                os.environ["POSTGRES_USER"], os.environ["POSTGRES_PASSWORD"],
+                os.environ["POSTGRES_SERVER"], os.environ["POSTGRES_PORT"], os.environ["POSTGRES_DB"]),''')
+    if where == "flag":
+        run = check(project, "--url-parts", "POSTGRES_", "--env", "APP_SECRET_KEY=x", tmp_path=tmp_path)
+    else:
+        (project / ".migration-check.yml").write_text("url-parts: POSTGRES_\nenv: {APP_SECRET_KEY: x}\n")
+        run = check(project, tmp_path=tmp_path)
+    assert run.status == 0, run.stderr

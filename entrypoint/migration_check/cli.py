@@ -21,6 +21,7 @@ from migration_check.config import (
     locate_alembic,
     parse_env_pairs,
     parse_stages,
+    url_part_pairs,
     with_settings_file,
 )
 from migration_check.errors import EXIT_FINDINGS, EXIT_OK, CheckError, UsageError
@@ -59,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--url-env", action="append", default=[], metavar="NAME",
                        help="also put the database URL in this environment variable (repeatable); "
                        "DATABASE_URL is always set")
+    check.add_argument("--url-parts", action="append", default=[], metavar="PREFIX",
+                       help="settings that build the URL from parts: set PREFIX+HOST/SERVER, PORT, USER/USERNAME, "
+                       "PASSWORD/PASS/PWD and DB/DATABASE/NAME to the scratch database's (repeatable; e.g. "
+                       "POSTGRES_)")
     check.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                        help="set an environment variable the project's settings need (repeatable); the value may "
                        "use {host}, {port}, {user}, {password}, {database}, {url}, {plain_url} and {driver_url} "
@@ -99,7 +104,7 @@ def config_from_args(args: argparse.Namespace) -> CheckConfig:
         alembic=locate_alembic(args.path, args.alembic_config, args.name),
         database_url=args.database_url or None,
         url_env=tuple(args.url_env),
-        env=parse_env_pairs(args.env),
+        env=(*url_part_pairs(tuple(args.url_parts)), *parse_env_pairs(args.env)),
         setup_sql=check_setup_sql(args.setup_sql),
         preset=args.preset,
         report_path=check_output_path(args.report, "--report") if args.report is not None else None,

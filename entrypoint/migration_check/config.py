@@ -191,6 +191,23 @@ def check_output_path(path: Path, what: str) -> Path:
     return path
 
 
+# The names settings objects give a URL's parts, after a prefix (POSTGRES_HOST, DB_PORT, ...), and what each gets.
+URL_PART_NAMES = (
+    (("HOST", "SERVER"), "{host}"),
+    (("PORT",), "{port}"),
+    (("USER", "USERNAME"), "{user}"),
+    (("PASSWORD", "PASS", "PWD"), "{password}"),
+    (("DB", "DATABASE", "NAME"), "{database}"),
+)
+
+
+def url_part_pairs(prefixes: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """--url-parts PREFIX: the scratch database's parts under every usual name after the prefix. They come
+    before the --env pairs, so that an --env value for the same name wins."""
+    return tuple((f"{prefix}{name}", placeholder) for prefix in prefixes
+                 for names, placeholder in URL_PART_NAMES for name in names)
+
+
 def environment_names(config: CheckConfig) -> tuple[str, ...]:
     """The variables that receive the database URL: DATABASE_URL and every --url-env."""
     return ("DATABASE_URL", *(name for name in config.url_env if name != "DATABASE_URL"))
@@ -213,7 +230,7 @@ def with_settings_file(config: CheckConfig, explicit: Path | None) -> CheckConfi
         roundtrip=config.roundtrip if config.roundtrip != "auto" else settings.roundtrip or "auto",
         preset=config.preset or settings.preset,
         setup_sql=(*settings.setup_sql, *config.setup_sql),
-        env=(*settings.env, *config.env),  # a later pair wins, so the command line's
+        env=(*url_part_pairs(settings.url_parts), *settings.env, *config.env),  # a later pair wins: the command line's
         url_env=tuple(dict.fromkeys((*settings.url_env, *config.url_env))),
         excluded_schemas=tuple(dict.fromkeys((*settings.exclude_schemas, *config.excluded_schemas))),
         settings_file=path,

@@ -65,6 +65,7 @@ class FileSettings:
     preset: str | None = None
     env: tuple[tuple[str, str], ...] = ()
     url_env: tuple[str, ...] = ()
+    url_parts: tuple[str, ...] = ()  # prefixes, as --url-parts
     exclude_schemas: tuple[str, ...] = ()
     allow: tuple[AllowEntry, ...] = ()
 
@@ -140,7 +141,8 @@ def load(path: Path, known_rules: set[str], shown: str | None = None) -> FileSet
     values: dict[str, Any] = {}
     if root is None:
         return FileSettings(path=path)
-    keys = ("rules", "naming", "roundtrip", "setup-sql", "preset", "env", "url-env", "exclude-schemas", "allow")
+    keys = ("rules", "naming", "roundtrip", "setup-sql", "preset", "env", "url-env", "url-parts", "exclude-schemas",
+            "allow")
     for key, _key_node, node in reader.mapping(root, "the file", keys):
         if key == "rules":
             rules: dict[str, Severity | None] = {}
@@ -173,6 +175,8 @@ def load(path: Path, known_rules: set[str], shown: str | None = None) -> FileSet
                                   for name, _n, value in reader.mapping(node, "env", None))
         elif key == "url-env":
             values["url_env"] = reader.strings(node, "url-env")
+        elif key == "url-parts":
+            values["url_parts"] = reader.strings(node, "url-parts")
         elif key == "exclude-schemas":
             values["exclude_schemas"] = reader.strings(node, "exclude-schemas")
         elif key == "allow":

@@ -15,6 +15,7 @@ from migration_check.config import (
     check_output_path,
     check_setup_sql,
     locate_alembic,
+    url_part_pairs,
     with_settings_file,
 )
 from migration_check.database import TMPDIR_ENV
@@ -63,7 +64,7 @@ def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
         alembic=locate_alembic(project_dir, alembic_config, inputs.alembic_name),
         database_url=inputs.database_url or None,
         url_env=inputs.url_env,
-        env=inputs.env,
+        env=(*url_part_pairs(inputs.url_parts), *inputs.env),
         setup_sql=setup_sql,
         preset=inputs.preset or None,
         fail_on=FAIL_ON[inputs.fail_on],

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, str] = {
     "install": "auto",
     "database-url": "",
     "url-env": "",
+    "url-parts": "",
     "env": "",
     "setup-sql": "",
     "preset": "",
@@ -104,6 +105,7 @@ class ActionInputs:
     install: str
     database_url: str
     url_env: tuple[str, ...]
+    url_parts: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
     setup_sql: tuple[str, ...]
     preset: str
@@ -129,6 +131,7 @@ class ActionInputs:
             install=_raw(environ, "install"),
             database_url=_raw(environ, "database-url"),
             url_env=parse_list("url-env", _raw(environ, "url-env")),
+            url_parts=parse_list("url-parts", _raw(environ, "url-parts")),
             env=parse_pairs("env", _raw(environ, "env")),
             setup_sql=parse_list("setup-sql", _raw(environ, "setup-sql")),
             preset=_raw(environ, "preset"),

@@ -209,3 +209,37 @@ def test_url_parts_fill_the_usual_names(where: str, tmp_path: Path) -> None:
         (project / ".migration-check.yml").write_text("url-parts: POSTGRES_\nenv: {APP_SECRET_KEY: x}\n")
         run = check(project, tmp_path=tmp_path)
     assert run.status == 0, run.stderr
+
+
+PYDANTIC_SETTINGS = '''"""Settings as pydantic-settings declares them."""
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="APP_")
+
+    postgres_server: str
+    postgres_port: int
+    postgres_password: str
+    secret_key: str
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql+psycopg://postgres:{self.postgres_password}@{self.postgres_server}:{self.postgres_port}/x"
+
+
+settings = Settings()
+'''
+
+
+def test_settings_that_name_missing_fields_get_the_flags_to_pass(tmp_path: Path) -> None:
+    """pydantic-settings refuses to load: the fix lists the --env flags, with the env_prefix, and a placeholder
+    where the field's name says which part of the URL it is."""
+    project = copy_example("settings-env", tmp_path)
+    (project / "app/settings.py").write_text(PYDANTIC_SETTINGS)
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 2
+    assert ("fix: Give the settings the values they lack, for example: --env APP_POSTGRES_SERVER={host} "
+            "--env APP_POSTGRES_PORT={port} --env APP_POSTGRES_PASSWORD={password} --env APP_SECRET_KEY=...") \
+        in run.stderr, run.stderr

@@ -342,6 +342,8 @@ class AlembicProject:
                                       for f in project_frames[-4:]) or None,
                     traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
                 )
+        elif (flags := connection_errors.missing_settings_flags(chain)) is not None:
+            fix = f"Give the settings the values they lack, for example: {flags}"
         elif isinstance(exc, KeyError) or re.search(r"environ|setting|variable", str(exc), re.IGNORECASE):
             fix = "Give the settings the project needs with --env KEY=VALUE, and the URL's variable with --url-env."
         where = [f"{f.filename}:{f.lineno}: {(f.line or '').strip()}" for f in project_frames[-4:]]

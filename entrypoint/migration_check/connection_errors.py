@@ -1,5 +1,6 @@
-"""When env.py cannot connect: say where it tried, where the scratch database is, and where the project wrote
-the address it used (a settings default, a .env file), since that is what the user has to change."""
+"""When env.py cannot connect, or its settings will not load: say where it tried, where the scratch database is,
+and where the project wrote the address it used (a settings default, a .env file); for settings that lack
+values, the --env flags to pass. That is what the user has to change."""
 
 from __future__ import annotations
 
@@ -99,3 +100,51 @@ def explain(texts: list[str], scratch: URL | None, folder: Path, overridden: Pat
     if places:
         sentence += f". That address is written in {', '.join(places)}"
     return sentence + "."
+
+
+# What a settings field's name says it holds, for the placeholder to suggest.
+_PART_OF_NAME = [
+    (re.compile(r"URL|URI|DSN", re.IGNORECASE), "{url}"),
+    (re.compile(r"HOST|SERVER", re.IGNORECASE), "{host}"),
+    (re.compile(r"PORT", re.IGNORECASE), "{port}"),
+    (re.compile(r"PASSWORD|PASS\b|PWD", re.IGNORECASE), "{password}"),
+    (re.compile(r"USER", re.IGNORECASE), "{user}"),
+    (re.compile(r"DB|DATABASE|NAME", re.IGNORECASE), "{database}"),
+]
+
+
+def _env_prefix(model_name: str, chain: list[BaseException]) -> str:
+    """The env_prefix of the pydantic-settings class of that name, found in the frames the error passed through
+    (its module failed to import, so it is not in sys.modules)."""
+    for link in chain:
+        trace = link.__traceback__
+        while trace is not None:
+            candidate = trace.tb_frame.f_globals.get(model_name)
+            config = getattr(candidate, "model_config", None)
+            if isinstance(candidate, type) and isinstance(config, dict):
+                return str(config.get("env_prefix") or "")
+            trace = trace.tb_next
+    return ""
+
+
+def missing_settings_flags(chain: list[BaseException]) -> str | None:
+    """For a pydantic ValidationError that names missing fields: the --env flags that would give them, with a
+    placeholder of the scratch database's where the name says which part it is."""
+    for link in chain:
+        errors = getattr(link, "errors", None)
+        if type(link).__name__ != "ValidationError" or not callable(errors):
+            continue
+        try:
+            missing = [str(error["loc"][0]) for error in errors()
+                       if error.get("type") == "missing" and error.get("loc")]
+        except Exception:  # not pydantic's after all
+            continue
+        if not missing:
+            continue
+        prefix = _env_prefix(str(getattr(link, "title", "")), chain)
+        flags = []
+        for name in missing:
+            placeholder = next((value for pattern, value in _PART_OF_NAME if pattern.search(name)), "...")
+            flags.append(f"--env {(prefix + name).upper()}={placeholder}")
+        return " ".join(flags)
+    return None

@@ -243,3 +243,18 @@ def test_settings_that_name_missing_fields_get_the_flags_to_pass(tmp_path: Path)
     assert ("fix: Give the settings the values they lack, for example: --env APP_POSTGRES_SERVER={host} "
             "--env APP_POSTGRES_PORT={port} --env APP_POSTGRES_PASSWORD={password} --env APP_SECRET_KEY=...") \
         in run.stderr, run.stderr
+
+
+def test_an_env_py_that_runs_in_an_anyio_worker_thread(tmp_path: Path) -> None:
+    """env.py hands its async work back with anyio.from_thread.run, which works only in a worker thread AnyIO
+    started (the project's CLI calls Alembic from anyio.to_thread.run_sync): it runs so, with no wrapper, and the
+    round trip finds a broken downgrade there."""
+    project = copy_example("async-env", tmp_path)
+    edit(project / "migrations/env.py", "    asyncio.run(run_async_migrations())",
+         "    import anyio.from_thread\n\n    anyio.from_thread.run(run_async_migrations)")
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 0, run.stderr
+    edit(tmp_path / "clean/migrations/versions/0003_create_runs_and_api_keys.py",
+         '    op.drop_table("api_keys")', '    op.drop_table("api_key")')
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 1 and "downgrade-failed" in run.rules(), run.stderr

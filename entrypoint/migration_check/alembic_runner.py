@@ -86,6 +86,9 @@ def _lines_in(exc: BaseException, files: set[Path]) -> list[tuple[Path, int]]:
     ]
 
 
+# anyio.from_thread.run(...), from anyio.from_thread import run, and helpers built on it (Prefect's
+# run_async_from_worker_thread): they work only in a worker thread that AnyIO started.
+_HANDS_BACK_TO_THE_LOOP = re.compile(r"\bfrom_thread\b|\brun_async_from_worker_thread\b")
 _INSTALLED = re.compile(r"[/\\](site|dist)-packages[/\\]")
 _OURS = str(Path(__file__).resolve().parent)
 
@@ -221,6 +224,26 @@ class AlembicProject:
                 yield buffer
         finally:
             self.output += buffer.getvalue()
+
+    def _run_env(self) -> None:
+        """Run env.py as the project's own command runs it: in an AnyIO worker thread when env.py hands its
+        async work back to the event loop with anyio.from_thread (its CLI then calls Alembic from
+        anyio.to_thread.run_sync), else in this thread, as `alembic` does."""
+        if not self.needs_worker_thread:
+            self.script.run_env()
+            return
+        import anyio
+        import anyio.to_thread
+
+        anyio.run(anyio.to_thread.run_sync, self.script.run_env)
+
+    @property
+    def needs_worker_thread(self) -> bool:
+        try:
+            source = self.env_py.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+        return bool(_HANDS_BACK_TO_THE_LOOP.search(source))
 
     def point_at(self, url: str, identity: Identity) -> None:
         """Give env.py the scratch database's URL, and refuse from then on to run migrations anywhere else:
@@ -389,7 +412,7 @@ class AlembicProject:
             environment, state = self._environment(upgrade, destination_rev="heads")
             try:
                 with environment:
-                    self.script.run_env()
+                    self._run_env()
                 return None
             except CheckError:
                 raise  # ours, such as Interrupted from a signal handler: not the migration's fault
@@ -468,7 +491,7 @@ class AlembicProject:
                                    if step.undo_group is not None}
             try:
                 with environment:
-                    self.script.run_env()
+                    self._run_env()
                 return StepsRun(list(state.failures.values()), None, state.completed, tuple(state.skipped))
             except CheckError:
                 raise
@@ -512,7 +535,7 @@ class AlembicProject:
         with self._running() as log:
             try:
                 with self._environment(collect)[0]:
-                    self.script.run_env()
+                    self._run_env()
             except CheckError:
                 raise
             except Exception as exc:

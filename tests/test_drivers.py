@@ -40,3 +40,19 @@ def test_driver_named_by_the_users_environment(tmp_path: Path) -> None:
                   env={"APP_DATABASE_URL": "postgresql+pg8000://app@db.internal/app"})
     assert run.status == 0, run.stderr
     assert "driver pg8000 (the project's configured URL)" in run.stderr
+
+
+@pytest.mark.parametrize("driver", ["psycopg2", "pg8000"])
+def test_the_report_names_the_driver_env_py_really_used(driver: str, tmp_path: Path) -> None:
+    """env.py picks its driver itself, whatever URL it is handed: the report says which one connected."""
+    project = copy_example("clean", tmp_path)
+    edit(project / "migrations/env.py", "    connectable = engine_from_config(",
+         "    from sqlalchemy.engine import make_url\n"
+         "    url = make_url(config.get_main_option('sqlalchemy.url'))\n"
+         f"    config.set_main_option('sqlalchemy.url', url.set(drivername='postgresql+{driver}')"
+         ".render_as_string(hide_password=False).replace('%', '%%'))\n"
+         "    connectable = engine_from_config(")
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 0, run.stderr
+    assert run.report is not None and run.report["driver"] == driver
+    assert f", driver {driver}" in run.stdout

@@ -137,6 +137,7 @@ class AlembicProject:
         # The scratch database: env.py's connection must lead there, and nowhere else (see point_at).
         self.scratch_url: URL | None = None
         self.scratch_identity: Identity | None = None
+        self.used_driver: str | None = None  # the driver of the connection env.py handed to configure()
         try:
             if location.toml_file is not None:
                 self.config = Config(
@@ -280,6 +281,7 @@ class AlembicProject:
     def _require_scratch(self, connection: Any) -> None:
         """Ask the very connection env.py hands to configure() which database it is on: its URL proves nothing,
         since connect_args, a creator function or the driver's own defaults can lead anywhere."""
+        self.used_driver = getattr(connection.dialect, "driver", None)
         if self.scratch_identity is None:
             return
         url = connection.engine.url

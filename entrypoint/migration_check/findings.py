@@ -106,6 +106,7 @@ class Report:
     skipped: list[str] = field(default_factory=list)
     allowed: list[AllowedFinding] = field(default_factory=list)
     settings_file: str | None = None  # .migration-check.yml, relative to the repository root, when one was read
+    driver: str | None = None  # the driver of env.py's connection, as it really connected
 
     def count(self, severity: Severity) -> int:
         return sum(1 for finding in self.findings if finding.severity == severity)

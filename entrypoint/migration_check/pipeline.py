@@ -94,6 +94,7 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
         try:
             _run_stages(config, project, scripts, driver, excluded, preset, root, report, progress)
         finally:
+            report.driver = project.used_driver
             if config.verbose and project.output.strip():
                 progress.say("── what env.py and Alembic printed ──\n" + project.output.rstrip())
     report.timings = list(progress.timings)

@@ -28,6 +28,7 @@ def as_json(report: Report) -> dict[str, Any]:
         "allowed": [allowed.as_json() for allowed in report.allowed],
         "suggested_migration": report.suggested_migration,
         "server": report.server.as_json() if report.server else None,
+        "driver": report.driver,
         "timings": {t.name: round(t.seconds, 3) for t in report.timings},
         "skipped": report.skipped,
     }

@@ -47,6 +47,7 @@ def render(report: Report, threshold: Severity | None, color: bool = False) -> s
     if report.timings:
         steps = ", ".join(f"{t.name} {t.seconds:.2f} s" for t in report.timings)
         server = f" on {report.server.describe()}" if report.server else ""
+        server += f", driver {report.driver}" if report.driver else ""
         lines.append(paint(f"steps{server}: {steps}", "2"))
     outcome = verdict(report, threshold)
     code = "32" if not report.fails(threshold) else "31"

@@ -68,3 +68,21 @@ def test_an_application_that_fails_to_start_names_its_line(tmp_path: Path) -> No
     assert "Loading the Flask application failed: KeyError: 'SERVICE_SECRET_KEY'" in run.stderr
     assert f"{project / 'service/__init__.py'}:29:" in run.stderr
     assert "--env KEY=VALUE" in run.stderr
+
+
+def test_an_application_that_upgrades_itself_while_it_loads(tmp_path: Path) -> None:
+    """create_app() calls flask_migrate.upgrade(): the scratch database is at head before the round trip applies
+    anything. That is said as what it is (exit 2, with the way out), not blamed on the first migration."""
+    project = copy_example("flask-migrate", tmp_path)
+    edit(project / "service/__init__.py", "    return app\n",
+         "    if not os.environ.get('SKIP_STARTUP_UPGRADE'):\n"
+         "        from flask_migrate import upgrade\n\n"
+         "        with app.app_context():\n"
+         "            upgrade()\n"
+         "    return app\n")
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 2, run.stdout + run.stderr
+    assert "already held revision" in run.stderr and "flask_migrate.upgrade()" in run.stderr
+    assert "upgrade-failed" not in run.stdout
+    run = check(project, "--env", "SKIP_STARTUP_UPGRADE=1", tmp_path=tmp_path)
+    assert run.status == 0, run.stdout + run.stderr

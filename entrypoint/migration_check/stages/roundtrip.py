@@ -18,6 +18,7 @@ from migration_check import snapshot
 from migration_check.alembic_runner import BEFORE_FIRST_STEP, AlembicProject, Step, StepFailure, StepResult
 from migration_check.database import ScratchDatabase
 from migration_check.downgrade_code import downgrade_code
+from migration_check.errors import UsageError
 from migration_check.findings import Finding
 from migration_check.history.scripts import MigrationScript
 from migration_check.paths import relative_to_root
@@ -148,6 +149,9 @@ class RoundTrip:
 
         def observe(index: int, context: Any, result: StepResult | None) -> None:
             if index == BEFORE_FIRST_STEP:
+                already = context.get_current_heads()
+                if already:
+                    raise _upgraded_behind_our_back(already, self.project)
                 # what env.py and Alembic set up before any migration (a schema for the version table, the version
                 # table) belongs to no revision: it is part of the starting point
                 tracker.refresh(context.connection)
@@ -298,3 +302,17 @@ def _listed(revisions: list[str], most: int = 8) -> str:
 
 def _were(items: list[str]) -> str:
     return "was" if len(items) == 1 else "were"
+
+
+def _upgraded_behind_our_back(heads: tuple[str, ...], project: AlembicProject) -> UsageError:
+    """The scratch database was empty when the check began; at the first step it already holds revisions."""
+    flask = " (a Flask create_app() that calls flask_migrate.upgrade(), say)" if project.flask_app else ""
+    return UsageError(
+        f"The scratch database already held revision {', '.join(heads)} before the round trip applied anything: "
+        f"the project migrated it itself while env.py or the application loaded{flask}. The check needs an "
+        "empty database to start from.",
+        fix="Make the application skip its own upgrade when it is loaded for migrations (a factory argument, or "
+        "an environment flag you pass with --env NAME=VALUE), or name an application that does not upgrade "
+        "with --env FLASK_APP=module:app.",
+        file=project.env_py,
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import check
+from conftest import EXAMPLES, check, edit
 from history_projects import add, migration, repository
 from migration_check.database import find_server_binaries, throwaway_database
 from migration_check.presets.extensions import STAND_INS, missing_extensions
@@ -116,3 +116,35 @@ def test_an_extension_the_server_does_not_have_names_the_ways_to_get_it(tmp_path
     assert 'extension "postgis" is not available' in failure["message"]
     hint = failure["details"]["hint"]
     assert "postgis" in hint and "--database-url" in hint and "--postgres-bin" in hint
+
+
+def test_a_type_from_an_extension_names_the_extension(tmp_path: Path) -> None:
+    """pgvector's type used before any migration creates the extension: the hint says CREATE EXTENSION vector."""
+    project, _base = repository(tmp_path)
+    add(project, "0004_a.py", migration("0004", "0003", "add agent embeddings",
+                                        'op.execute("ALTER TABLE agents ADD COLUMN embedding vector(3)")',
+                                        'op.drop_column("agents", "embedding")'))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    [failure] = [f for f in run.report["findings"] if f["rule"] == "upgrade-failed"]  # type: ignore[index]
+    assert "CREATE EXTENSION IF NOT EXISTS vector" in failure["details"]["hint"], failure
+
+
+def test_a_history_that_needs_a_bootstrap_gets_a_hint(tmp_path: Path) -> None:
+    """The first revision alters a table that a create_all bootstrap made: the hint names --setup-sql."""
+    project, _base = repository(tmp_path)
+    first = project / "migrations/versions/0001_create_organizations_and_users.py"
+    edit(first, "def upgrade() -> None:\n", "def upgrade() -> None:\n"
+         "    op.add_column(\"legacy_accounts\", sa.Column(\"note\", sa.Text()))\n")
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    [failure] = [f for f in run.report["findings"] if f["rule"] == "upgrade-failed"]  # type: ignore[index]
+    assert failure["revision"] == "0001"
+    assert "cannot be replayed on an empty database" in failure["details"]["hint"]
+    assert "--setup-sql" in failure["details"]["hint"]
+
+
+def test_pg8000_errors_read_as_sentences(tmp_path: Path) -> None:
+    """pg8000 hands the server's error fields over as a dict: the finding says the message, not the dict."""
+    run = check(EXAMPLES / "failing-migration", "--driver", "pg8000", tmp_path=tmp_path)
+    [failure] = [f for f in run.report["findings"] if f["rule"] == "upgrade-failed"]  # type: ignore[index]
+    assert failure["message"].endswith('column "state" does not exist'), failure["message"]
+    assert "{'S'" not in failure["details"]["error"]

@@ -105,11 +105,21 @@ def _first_line(text: str) -> str:
 def database_error_message(exc: BaseException) -> str:
     """The database's own message, without SQLAlchemy's wrapping or asyncpg's class prefix."""
     if isinstance(exc, sa_exc.StatementError) and exc.orig is not None:  # DBAPIError is a StatementError
-        text = str(exc.orig)
+        text = _server_message(exc.orig)
     else:
         text = f"{type(exc).__name__}: {exc}"
     text = re.sub(r"^<class '[\w.]+'>: ", "", text.strip())
     return "\n".join(line for line in text.splitlines() if line.strip()) or type(exc).__name__
+
+
+def _server_message(error: BaseException) -> str:
+    """The driver's error as a sentence: pg8000 hands the server's fields over as a dict (M the message, D the
+    detail, H the hint); the others already say it in words."""
+    fields = error.args[0] if error.args and isinstance(error.args[0], dict) else None
+    if not fields or "M" not in fields:
+        return str(error)
+    return "\n".join(str(fields[key]) if key == "M" else f"{label}: {fields[key]}"
+                     for key, label in (("M", ""), ("D", "DETAIL"), ("H", "HINT")) if fields.get(key))
 
 
 def _identity_of(connection: Any) -> Identity:
@@ -505,6 +515,10 @@ class AlembicProject:
                     # not raised by a migration: env.py or the project failed to load or connect
                     raise self._file_error(exc, f"Running {self.env_py.name}") from None
                 return StepsRun(list(state.failures.values()), failure, state.completed, tuple(state.skipped))
+
+    def roots(self) -> set[str]:
+        """The revisions that start the history (down_revision None)."""
+        return {script.revision for script in self.script.walk_revisions() if not script.down_revision}
 
     def compare(self, excluded_schemas: tuple[str, ...]) -> Comparison:
         """Alembic's autogenerate comparison (what `alembic check` runs), through the project's env.py.

@@ -14,8 +14,10 @@ from migration_check.rules import UPGRADE_FAILED
 _HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r'schema "auth" does not exist|relation "auth\.|function auth\.'),
      "The migrations expect Supabase's auth schema: run with --preset supabase."),
-    (re.compile(r'type "(?P<name>vector|citext|hstore|ltree|geometry|geography)" does not exist'),
-     "The type comes from an extension: create it first, e.g. --setup-sql with CREATE EXTENSION IF NOT EXISTS ..."),
+    (re.compile(r'type "(?:\w+\.)?(?P<name>vector|halfvec|sparsevec|citext|hstore|ltree|geometry|geography|'
+                r'cube|earth)" does not exist'),
+     "The type {name} comes from the {extension} extension, which the migrations expect to exist: create it first "
+     "in a migration, or with --setup-sql holding CREATE EXTENSION IF NOT EXISTS {extension};"),
     (re.compile(r'extension "(?P<name>[^"]+)" is not available'),
      "This PostgreSQL build lacks the {name} extension. Run the check on a server that has it: --postgres-bin "
      "with binaries that ship it (Debian's postgresql packages and their extension packages, e.g. "
@@ -37,22 +39,38 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-def hint_for(error: str) -> str | None:
+_EXTENSION_OF_TYPE = {"vector": "vector", "halfvec": "vector", "sparsevec": "vector", "geometry": "postgis",
+                      "geography": "postgis", "earth": "earthdistance"}
+# A history whose first revision expects tables: they come from a bootstrap (create_all, then stamp).
+_EXPECTS_TABLES = re.compile(r'relation "(?P<name>[^"]+)" does not exist')
+
+
+def hint_for(error: str, first: bool = False) -> str | None:
+    """first: the failing revision is the history's first, which runs on an empty database."""
     for pattern, hint in _HINTS:
         match = pattern.search(error)
         if match:
-            return hint.format(**match.groupdict())
+            fields = match.groupdict()
+            if "name" in fields:
+                fields["extension"] = _EXTENSION_OF_TYPE.get(fields["name"], fields["name"])
+            return hint.format(**fields)
+    expected = _EXPECTS_TABLES.search(error)
+    if first and expected:
+        return (f"The first migration expects {expected['name']} to exist, so the history cannot be replayed on an "
+                "empty database: the project creates its first tables another way (a create_all bootstrap, then "
+                "alembic stamp). Give that bootstrap's SQL with --setup-sql (pg_dump --schema-only of a fresh "
+                "bootstrap, say), or add a migration that creates them.")
     return None
 
 
 def upgrade_failure(revision: str | None, file: str | None, line: int | None, error: str,
-                    statement: str | None = None) -> Finding:
+                    statement: str | None = None, first: bool = False) -> Finding:
     """The upgrade-failed finding, with the statement and a hint where the failure suggests one."""
     where = f"revision {revision}" if revision else "a migration"
     details: dict[str, object] = {"error": error}
     if statement:
         details["statement"] = statement.strip()
-    hint = hint_for(error)
+    hint = hint_for(error, first)
     if hint:
         details["hint"] = hint
     return Finding(UPGRADE_FAILED.id, UPGRADE_FAILED.severity, f"Applying {where} failed: {error.splitlines()[0]}",
@@ -63,5 +81,6 @@ def check_upgrade(project: AlembicProject, root: Path) -> list[Finding]:
     failure = project.upgrade()
     if failure is None:
         return []
+    first = failure.revision is not None and failure.revision in project.roots()
     return [upgrade_failure(failure.revision, relative_to_root(failure.file, root), failure.line, failure.error,
-                            failure.statement)]
+                            failure.statement, first)]

@@ -286,7 +286,8 @@ class RoundTrip:
         rule = _FAILURE_RULE[role]
         file = relative_to_root(failure.file, self.root) if failure.file else self._where(step.revision)[0]
         if rule is UPGRADE_FAILED:
-            return upgrade_failure(step.revision, file, failure.line, failure.error)
+            return upgrade_failure(step.revision, file, failure.line, failure.error,
+                                   first=step.revision in self.project.roots())
         verb = "Applying again" if role == RE_UP else "Applying" if step.upgrade else "Downgrading"
         details: dict[str, object] = {"error": failure.error, "step": role}
         if code:

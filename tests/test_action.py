@@ -60,6 +60,7 @@ def test_comment_is_updated_in_place_and_says_when_it_passes(github: FakeGitHub,
     [updated] = github.all_comments()
     assert updated["id"] == created["id"]
     assert ("POST", f"/repos/acme/agents-service/issues/{PULL_NUMBER}/comments") in github.requests
+    assert not [r for r in github.requests if r[0] == "PATCH"], "the same findings: no edit for a new timing"
 
     # the next push fixes the models: the comment stays, and says so
     (workspace / "examples/drift/app/models.py").write_text((EXAMPLES / "clean/app/models.py").read_text())
@@ -69,6 +70,7 @@ def test_comment_is_updated_in_place_and_says_when_it_passes(github: FakeGitHub,
     [passed] = github.all_comments()
     assert passed["id"] == created["id"]
     assert "✅ migration-check passed" in passed["body"]
+    assert len([r for r in github.requests if r[0] == "PATCH"]) == 1
     posts = [r for r in github.requests if r[0] == "POST"]
     assert len(posts) == 1, "never a second comment"
 

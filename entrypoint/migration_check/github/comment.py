@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from migration_check import __version__
@@ -40,6 +41,15 @@ def comment_body(
     return head + body + footer
 
 
+_TIMING_LINE = re.compile(r"^<sub>[\d.]+ s in all: .*</sub>$", re.MULTILINE)
+
+
+def _content(body: str) -> str:
+    """What a comment says, without the timing line that differs on every run: an edit for a new timing would
+    notify nobody of anything and bury the real changes in the comment's history."""
+    return _TIMING_LINE.sub("", body)
+
+
 @dataclass(frozen=True)
 class CommentOutcome:
     action: str  # created, updated, recreated, unchanged (nothing to say and nothing said before)
@@ -56,7 +66,7 @@ def publish(github: GitHub, number: int, body: str, key: str, mode: str, passed:
         keep, *duplicates = ours
         for extra in duplicates:
             github.delete_comment(extra["id"])
-        if keep.get("body") != body:
+        if _content(keep.get("body") or "") != _content(body):
             github.update_comment(keep["id"], body)
         return CommentOutcome("updated", keep["id"])
     for old in ours:

@@ -279,6 +279,8 @@ def test_missing_base_commit_skips_history_with_a_warning(github: FakeGitHub, tm
     assert run.status == 0, run.stdout + run.stderr
     [warning] = [a for a in run.annotations() if a.startswith("::warning")]
     assert "title=History rules skipped" in warning and "fetch-depth: 0" in warning
+    assert f"history: the pull request's base commit {'f' * 12} is not in the clone and could not be fetched" \
+        in run.summary and "no --base-ref" not in run.summary
 
 
 def test_code_scanning_shows_the_hint_and_the_suggested_downgrade() -> None:

@@ -58,6 +58,7 @@ class CheckConfig:
     verbose: bool = False
     excluded_schemas: tuple[str, ...] = field(default=())
     base_ref: str | None = None
+    no_base_because: str | None = None  # why there is no base_ref although there should be (a shallow clone)
     stages: tuple[str, ...] = STAGES
     roundtrip: str = "auto"
     # From .migration-check.yml: severity per rule (None: off), naming patterns, reviewed exceptions.

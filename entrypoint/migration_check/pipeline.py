@@ -133,8 +133,8 @@ def _run_static_stages(
             note.findings(found, prefix=f"{counted(len(scripts), 'file')}, ")
     if "history" in config.stages:
         if not config.base_ref:
-            report.skipped.append("history: no --base-ref, so edited, deleted and misplaced migrations were not "
-                                  "looked for")
+            report.skipped.append(f"history: {config.no_base_because or 'no --base-ref'}, so edited, deleted and "
+                                  "misplaced migrations were not looked for")
             return
         with progress.step("history", f"comparing the history with {config.base_ref}") as note:
             found = check_against_base(project, scripts, config.base_ref, root)

@@ -60,6 +60,7 @@ def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
         setup_sql = check_setup_sql(list(inputs.setup_sql))
     finally:
         os.chdir(previous)
+    base_ref = _base_ref(inputs, context)
     config = CheckConfig(
         alembic=locate_alembic(project_dir, alembic_config, inputs.alembic_name),
         database_url=inputs.database_url or None,
@@ -68,7 +69,10 @@ def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
         setup_sql=setup_sql,
         preset=inputs.preset or None,
         fail_on=FAIL_ON[inputs.fail_on],
-        base_ref=_base_ref(inputs, context),
+        base_ref=base_ref,
+        no_base_because=None if base_ref or not context.base_sha else
+        f"the pull request's base commit {context.base_sha[:12]} is not in the clone and could not be fetched "
+        "(check out with fetch-depth: 0)",
         roundtrip=inputs.roundtrip,
     )
     for name, value in (("report-file", inputs.report_file), ("sarif-file", inputs.sarif_file),

@@ -296,3 +296,20 @@ def test_code_scanning_shows_the_hint_and_the_suggested_downgrade() -> None:
     assert texts == ["Applying revision 0001 failed\nHint: run with --preset supabase",
                      "Downgrading revision 0004 failed\na downgrade() that takes back what upgrade() did:\n"
                      'op.drop_column("agents", "owner_id")']
+
+
+def test_files_in_the_workspace_belong_to_its_owner(github: FakeGitHub, tmp_path: Path) -> None:
+    """The container runs as root; the report, the SARIF file and the folders made for them are the workspace
+    owner's, so that the runner's later steps and its clean-up can remove them."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root, as the Action's container runs")
+    workspace = make_workspace(tmp_path)
+    os.chown(workspace, 1001, 1001)
+    run = run_action(workspace, tmp_path / "files", github.url,
+                     {"working-directory": "examples/clean", "report-file": "out/reports/report.json",
+                      "sarif-file": "out/migration-check.sarif"})
+    assert run.status == 0, run.stdout + run.stderr
+    for made in ("out", "out/reports", "out/reports/report.json", "out/migration-check.sarif"):
+        assert (workspace / made).stat().st_uid == 1001, made

@@ -110,10 +110,17 @@ def _base_ref(inputs: ActionInputs, context: RunContext) -> str | None:
     return None
 
 
-def _write(path: Path, content: str) -> None:
+def _write(path: Path, content: str, workspace: Path) -> None:
+    """Write a file into the workspace as its owner's: the container runs as root, and the runner's later steps
+    (and its clean-up of the workspace) run as the workspace's owner."""
+    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(redact.redact(content), encoding="utf-8")
-    path.chmod(0o644)  # we run as root; later steps run as the runner's user and must read it
+    path.chmod(0o644)
+    owner = workspace.stat()
+    if os.geteuid() == 0 and (owner.st_uid, owner.st_gid) != (0, 0):
+        for created in (path, *made):
+            os.chown(created, owner.st_uid, owner.st_gid)
 
 
 def _sticky_key(inputs: ActionInputs) -> str:
@@ -125,7 +132,7 @@ def _comment(inputs: ActionInputs, context: RunContext, report: Report, config: 
     key = _sticky_key(inputs)
     body = redact.redact(comment_body(report, config.fail_on, key, context.run_url, context.source_url))
     if inputs.comment_file:  # for a later workflow with a write token to post (the fork-safe recipe)
-        _write(context.workspace / inputs.comment_file, body)
+        _write(context.workspace / inputs.comment_file, body, context.workspace)
     if inputs.comment == "off":
         return "comment: off"
     if context.pull_number is None:
@@ -151,8 +158,8 @@ def _report_outputs(inputs: ActionInputs, context: RunContext, report: Report, c
     workspace = context.workspace
     report_path = workspace / inputs.report_file
     sarif_path = workspace / inputs.sarif_file
-    _write(report_path, json_report.render(report))
-    _write(sarif_path, sarif.render(report))
+    _write(report_path, json_report.render(report), workspace)
+    _write(sarif_path, sarif.render(report), workspace)
     summary = markdown.render(report, config.fail_on, context.source_url)
     if inputs.annotations:
         count = annotations.emit(report)

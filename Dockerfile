@@ -14,18 +14,17 @@ ENV DEBIAN_FRONTEND=noninteractive \
     MIGRATION_CHECK_POSTGRES_BIN=/usr/lib/postgresql/17/bin
 
 # Debian's PostgreSQL packages create a cluster on install unless told not to; we make our own per run.
-# LLVM (150 MB) serves only the JIT, which migration-check turns off; Perl (50 MB) only Debian's cluster
-# wrapper scripts, which it does not use (it runs initdb and postgres itself); locales only named locales,
-# and the server runs in C.UTF-8. Their packages go again.
+# apt stays whole, so that a project's install step can add packages (apt-get update && apt-get install ...):
+# no package is removed behind dpkg's back. What apt downloaded goes (apt-get clean), and with it the lists,
+# the docs and the JIT's bitcode, which migration-check does not use (it turns the JIT off).
 # hadolint ignore=DL3008
 RUN mkdir -p /etc/postgresql-common/createcluster.d \
  && echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/no-main-cluster.conf \
  && apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates git python3 python3-venv postgresql-17 postgresql-17-pgvector \
- && dpkg --purge --force-depends libllvm19 libz3-4 perl perl-modules-5.40 libperl5.40 locales \
- && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /usr/share/locale/* \
-      /usr/lib/postgresql/17/lib/llvmjit* /usr/lib/postgresql/17/lib/bitcode
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /usr/lib/postgresql/17/lib/bitcode
 
 COPY pyproject.toml README.md /src/
 COPY entrypoint /src/entrypoint

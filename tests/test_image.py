@@ -72,7 +72,9 @@ def test_image_checks_drift_like_the_runner_runs_it(image: str, tmp_path: Path) 
             "GITHUB_STEP_SUMMARY": "/github/file_commands/step_summary_1",
             "INPUT_WORKING-DIRECTORY": "examples/drift",
             "INPUT_GITHUB-TOKEN": "ghs_containertoken0123456789",
-            "INPUT_INSTALL": "auto",
+            # apt works in the image: a project's install step may add system packages
+            "INPUT_INSTALL": "apt-get update -qq && apt-get install -y -qq --no-install-recommends libpq-dev "
+                             "&& echo \"apt installed: $(pg_config --version)\"",
             "INPUT_COMMENT": "update",
             "INPUT_SETUP-SQL": "extensions.sql",
         }
@@ -92,7 +94,8 @@ def test_image_checks_drift_like_the_runner_runs_it(image: str, tmp_path: Path) 
     assert len(annotations) == 4
     assert all(line.startswith("::error file=examples/drift/app/models.py,line=") for line in annotations)
     assert "PostgreSQL 17" in done.stdout
-    assert "installing nothing" in done.stdout  # install: auto found no requirements in examples/drift
+    assert "apt installed: PostgreSQL 17" in done.stdout, "libpq-dev's pg_config ran"
+    assert "dpkg was interrupted" not in done.stdout + done.stderr
     assert "running setup SQL" in done.stdout  # CREATE EXTENSION vector worked
 
     [comment] = github.all_comments()
@@ -107,4 +110,5 @@ def test_image_checks_drift_like_the_runner_runs_it(image: str, tmp_path: Path) 
     report = workspace / outputs["report"]
     assert json.loads(report.read_text())["summary"]["errors"] == 4
     assert report.stat().st_mode & 0o004, "the runner's user can read what the action wrote"
+    assert report.stat().st_uid == 1001, "and owns it"
     assert (workspace / outputs["sarif"]).is_file()

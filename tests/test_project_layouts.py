@@ -42,3 +42,23 @@ def test_an_error_is_placed_in_the_projects_code_not_in_its_virtualenv(tmp_path:
     assert run.status == 2
     first = run.stderr.splitlines()[0]
     assert "migrations/env.py:" in first and "site-packages" not in first, run.stderr
+
+
+def test_version_locations_that_env_py_sets_itself(tmp_path: Path) -> None:
+    """One folder of revisions per database dialect, chosen by env.py (context.script.version_locations = ...),
+    none in alembic.ini: the revisions are read where env.py says, as Alembic reads them after env.py ran, and the
+    file rules see them too."""
+    project = copy_example("clean", tmp_path)
+    dialects = project / "migrations/dialects"
+    dialects.mkdir()
+    (project / "migrations/versions").rename(dialects / "postgresql")
+    edit(project / "migrations/env.py", "def run_migrations_online() -> None:\n",
+         "def run_migrations_online() -> None:\n"
+         "    from pathlib import Path\n\n"
+         "    context.script.version_locations = [str(Path(__file__).parent / 'dialects' / 'postgresql')]\n")
+    edit(dialects / "postgresql/0003_create_runs_and_api_keys.py", '"""create runs and api_keys', '"""wip')
+    run = run_cli("check", project, report=tmp_path / "report.json")
+    assert run.report is not None, run.stderr
+    assert run.rules() == ["vague-message"], run.stdout
+    assert "3 revisions (in the folders env.py sets: " in run.stderr
+    assert "holds no migrations" not in run.stdout + run.stderr

@@ -175,29 +175,35 @@ class AlembicProject:
                 and (location.ini_file.parent / "env.py").is_file():
             # Flask-Migrate's alembic.ini has no script_location: `flask db` sets it to the ini's own folder.
             self.config.set_main_option("script_location", str(location.ini_file.parent))
-        with self._project_cwd():
-            prepended = len(sys.path)
-            try:
-                self.script = ScriptDirectory.from_config(self.config)
-            except Exception as exc:  # alembic.util.CommandError for a missing script_location
-                raise UsageError(
-                    f"Alembic cannot find the migration scripts: {_first_line(str(exc))}",
-                    fix="Set script_location in the Alembic configuration to the folder that holds env.py.",
-                    file=location.main_file,
-                ) from None
-            # Alembic takes relative script_location, version_locations and prepend_sys_path entries from the
-            # folder it runs in; the project's folder is where its team runs it, wherever the check runs from.
-            sys.path[:len(sys.path) - prepended] = [os.path.abspath(entry)
-                                                    for entry in sys.path[:len(sys.path) - prepended]]
-            self.script.dir = os.path.abspath(self.script.dir)
-            self.script.version_locations = [
-                folder if ":" in folder and not os.path.isabs(folder) else os.path.abspath(folder)
-                for folder in map(str, self.script.version_locations)  # "package:folder" is a resource
-            ]
+        self.script = self._script_directory()
         self.env_py = Path(self.script.dir) / "env.py"
         self.flask_app = needs_flask_app(self.env_py)
 
     # -- helpers ---------------------------------------------------------------------------------------------
+
+    def _script_directory(self, version_locations: list[str] | None = None) -> ScriptDirectory:
+        """Alembic's view of the migration scripts, with relative script_location, version_locations and
+        prepend_sys_path entries taken from the project's folder (Alembic takes them from the folder it runs in,
+        and the project's folder is where its team runs it, wherever the check runs from)."""
+        with self._project_cwd():
+            prepended = len(sys.path)
+            try:
+                script = ScriptDirectory.from_config(self.config)
+            except Exception as exc:  # alembic.util.CommandError for a missing script_location
+                raise UsageError(
+                    f"Alembic cannot find the migration scripts: {_first_line(str(exc))}",
+                    fix="Set script_location in the Alembic configuration to the folder that holds env.py.",
+                    file=self.location.main_file,
+                ) from None
+            sys.path[:len(sys.path) - prepended] = [os.path.abspath(entry)
+                                                    for entry in sys.path[:len(sys.path) - prepended]]
+            script.dir = os.path.abspath(script.dir)
+            script.version_locations = [
+                folder if ":" in folder and not os.path.isabs(folder) else os.path.abspath(folder)
+                for folder in map(str, script.version_locations if version_locations is None
+                                  else version_locations)  # "package:folder" is a resource
+            ]
+        return script
 
     @contextlib.contextmanager
     def _project_cwd(self) -> Iterator[None]:
@@ -392,6 +398,33 @@ class AlembicProject:
         )
 
     # -- what the stages call --------------------------------------------------------------------------------
+
+    def discover_version_locations(self) -> bool:
+        """An env.py that sets context.script.version_locations itself (say, one folder per database dialect):
+        Alembic reads the revisions only after env.py ran, so run it once with nothing to do, as `alembic
+        current` would, and take the folders it set. Returns whether they changed."""
+        try:
+            source = self.env_py.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+        if "version_locations" not in source:
+            return False
+        before = [str(folder) for folder in self.script.version_locations]
+        with self._running():
+            environment, _state = self._environment(lambda _revision, _context: [])
+            try:
+                with environment:
+                    self._run_env()
+            except CheckError:
+                raise
+            except Exception as exc:
+                signals.raise_if_received()
+                raise self._file_error(exc, f"Running {self.env_py.name}") from None
+        after = [str(folder) for folder in self.script.version_locations]
+        if after == before:
+            return False
+        self.script = self._script_directory(after)
+        return True
 
     def load_revisions(self) -> dict[Path, str]:
         """Read every migration file, so that syntax and import errors surface before anything runs."""

@@ -30,6 +30,7 @@ from migration_check.rules import (
     DROP_UNNAMED_CONSTRAINT,
     FK_WITHOUT_INDEX,
     FLASK_AUTOGENERATE_COMMAND,
+    RULES,
     UPGRADE_FAILED,
 )
 from migration_check.stages.apply import check_upgrade
@@ -167,8 +168,18 @@ def _run_stages(
         )
 
         with progress.step("revisions", "reading the migrations") as note:
+            moved = project.discover_version_locations()
             revisions = project.load_revisions()
             note.text = counted(len(revisions), "revision")
+            if moved:
+                note.text += " (in the folders env.py sets: " + ", ".join(
+                    relative_to_root(folder, root) or str(folder) for folder in project.version_folders()) + ")"
+        if moved:
+            # the file rules ran on the configured folders, before env.py said where the revisions are
+            scripts[:] = read_scripts(project)
+            report.findings[:] = [f for f in report.findings if RULES[f.rule].stage not in STATIC_STAGES]
+            report.skipped[:] = [s for s in report.skipped if not s.startswith("history:")]
+            _run_static_stages(config, project, scripts, root, report, progress)
         if not revisions:
             folders = ", ".join(relative_to_root(folder, root) or str(folder) for folder in project.version_folders())
             report.skipped.append(

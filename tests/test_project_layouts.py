@@ -62,3 +62,22 @@ def test_version_locations_that_env_py_sets_itself(tmp_path: Path) -> None:
     assert run.rules() == ["vague-message"], run.stdout
     assert "3 revisions (in the folders env.py sets: " in run.stderr
     assert "holds no migrations" not in run.stdout + run.stderr
+
+
+def test_a_script_location_inside_a_package_that_reads_its_settings_at_import(tmp_path: Path) -> None:
+    """script_location = package:migrations, and the package reads its database URL from the environment when it
+    is imported: the package must not be imported before the check has set that variable."""
+    project = copy_example("clean", tmp_path)
+    package = project / "acme_service"
+    package.mkdir()
+    (package / "__init__.py").write_text("import os\n\nDATABASE_URL = os.environ['ACME_DATABASE_URL']\n")
+    (project / "migrations").rename(package / "migrations")
+    edit(project / "alembic.ini", "script_location = %(here)s/migrations", "script_location = acme_service:migrations")
+    edit(package / "migrations/env.py", "def run_migrations_online() -> None:\n",
+         "def run_migrations_online() -> None:\n"
+         "    import acme_service\n\n"
+         "    config.set_main_option('sqlalchemy.url', acme_service.DATABASE_URL.replace('%', '%%'))\n")
+    run = run_cli("check", project, "--quiet", "--url-env", "ACME_DATABASE_URL", cwd=Path("/"),
+                  report=tmp_path / "report.json")
+    assert run.status == 0, run.stdout + run.stderr
+    assert run.report is not None and run.report["findings"] == []

@@ -7,6 +7,7 @@ compare_type, include_schemas, naming conventions, render_item, and sync or asyn
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import re
@@ -91,6 +92,23 @@ def _lines_in(exc: BaseException, files: set[Path]) -> list[tuple[Path, int]]:
 _HANDS_BACK_TO_THE_LOOP = re.compile(r"\bfrom_thread\b|\brun_async_from_worker_thread\b")
 _INSTALLED = re.compile(r"[/\\](site|dist)-packages[/\\]")
 _OURS = str(Path(__file__).resolve().parent)
+
+
+def _resource_folder(location: str | None) -> str | None:
+    """The folder of a "package:sub:folder" script_location, found without importing the package: Alembic's
+    importlib.resources would import it, and with it the project's settings, before the check has set the
+    variables they read."""
+    if not location or os.path.isabs(location) or ":" not in location:
+        return None
+    package, *parts = location.split(":")
+    try:
+        spec = importlib.util.find_spec(package) if "." not in package else None
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations)), *parts)
+    return str(folder) if folder.is_dir() else None
 
 
 def _is_projects_own(filename: str, project: str) -> bool:
@@ -186,6 +204,9 @@ class AlembicProject:
         prepend_sys_path entries taken from the project's folder (Alembic takes them from the folder it runs in,
         and the project's folder is where its team runs it, wherever the check runs from)."""
         with self._project_cwd():
+            located = _resource_folder(self.config.get_main_option("script_location"))
+            if located is not None:
+                self.config.set_main_option("script_location", located)
             prepended = len(sys.path)
             try:
                 script = ScriptDirectory.from_config(self.config)

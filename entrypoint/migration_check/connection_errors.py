@@ -61,15 +61,20 @@ def _project_files(folder: Path) -> Iterator[Path]:
                 yield path
 
 
-def places_naming(attempt: Attempt, folder: Path, overridden: Path | None = None) -> list[str]:
+def places_naming(attempt: Attempt, folder: Path, overridden: Path | None = None,
+                  scratch: URL | None = None) -> list[str]:
     """file:line of the project's settings, .env files and environment variables that spell the address; not
     the Alembic configuration's sqlalchemy.url, which migration-check replaces."""
     if attempt.port is None:
         return []
-    spelled = re.compile(rf"(?<![\d.]){re.escape(attempt.port)}(?!\d)")
+    in_url = re.compile(rf":{re.escape(attempt.port)}(?!\d)")  # host:port in a URL
+    alone = re.compile(rf"(?<![\w.:-]){re.escape(attempt.port)}(?![\w.-])")  # PORT = 5432, "port": 5432
+    ours = f"{scratch.host}:{scratch.port}" if scratch is not None else None
     places: list[str] = []
     for name, value in sorted(os.environ.items()):
-        if spelled.search(value) and ("://" in value or name.upper().endswith("PORT")):
+        if ours and ours in value:
+            continue  # one migration-check set, pointing at the scratch database
+        if in_url.search(value) or (name.upper().endswith("PORT") and value.strip() == attempt.port):
             places.append(f"the environment variable {name}")
     for path in _project_files(folder):
         try:
@@ -79,7 +84,7 @@ def places_naming(attempt: Attempt, folder: Path, overridden: Path | None = None
         for number, line in enumerate(lines, 1):
             if path == overridden and line.strip().startswith("sqlalchemy.url"):
                 continue
-            if spelled.search(line) and ("://" in line or "port" in line.lower()):
+            if ("://" in line and in_url.search(line)) or ("port" in line.lower() and alone.search(line)):
                 places.append(f"{path.relative_to(folder)}:{number}")
                 break
         if len(places) >= MOST_PLACES_SHOWN:
@@ -96,7 +101,7 @@ def explain(texts: list[str], scratch: URL | None, folder: Path, overridden: Pat
     if scratch is not None:
         sentence += (f", but the scratch database migration-check made for this check is {scratch.database} on "
                      f"{scratch.host}:{scratch.port}")
-    places = places_naming(attempt, folder, overridden)
+    places = places_naming(attempt, folder, overridden, scratch)
     if places:
         sentence += f". That address is written in {', '.join(places)}"
     return sentence + "."

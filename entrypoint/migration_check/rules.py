@@ -509,7 +509,9 @@ DOWNGRADE_FAILED = register(
             "The round trip applies each revision, downgrades it, and applies it again. When downgrade() raises, "
             "the finding names the revision, the file and line of the failing operation and the database's error, "
             "and gives a downgrade() that would work, written from what the upgrade did (with the real names of "
-            "the constraints it created, where drop_constraint(None, ...) had none)."
+            "the constraints it created, where drop_constraint(None, ...) had none). The failure is rolled back "
+            "and the round trip goes on with the next revision, so one run names every failing downgrade; the "
+            "downgrade to base, which would stop at the topmost of them, is then skipped with that reason."
         ),
         why=(
             "A downgrade that fails is found when a deployment must be rolled back: the worst moment. In the "

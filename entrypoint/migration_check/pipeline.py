@@ -267,7 +267,7 @@ def _run_model_stages(
         with progress.step("compare", "comparing the models with the database") as note:
             comparison = project.compare(excluded)
             models = ModelIndex.from_loaded_modules(skip=project.version_folders())
-            drift, report.suggested_migration = check_models(comparison, models, root)
+            drift, report.suggested_migration = check_models(comparison, models, root, scripts)
             report.findings.extend(drift)
             note.failed = bool(drift)
             note.text = counted(len(drift), "difference")

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 from migration_check.alembic_runner import Comparison
 from migration_check.findings import Finding
+from migration_check.history.scripts import MigrationScript
 from migration_check.locate import Location, ModelIndex
 from migration_check.rules import MODEL_DRIFT
 
@@ -183,10 +184,30 @@ def suggested_migration(upgrade_code: str | None, downgrade_code: str | None) ->
         f"{_body(downgrade_code or '')}\n"
 
 
-def check_models(comparison: Comparison, models: ModelIndex, root: Path) -> tuple[list[Finding], str | None]:
+def _migration_location(details: dict[str, Any], scripts: list[MigrationScript]) -> Location | None:
+    """For what the database has and the models lack, there is no model line: the migration that spells the
+    object's name (the one that made it, as a rule) is where a reviewer looks."""
+    op = str(details["op"])
+    if not op.startswith("remove_"):
+        return None
+    table, name = details.get("table"), details.get("name")
+    wanted = table if op == "remove_table" else details.get("column") if op == "remove_column" else name
+    if not wanted:
+        return None
+    for script in scripts:
+        if table and op == "remove_column" and script.line_naming(str(table)) is None:
+            continue
+        line = script.line_naming(str(wanted))
+        if line is not None:
+            return Location(script.path, line)
+    return None
+
+
+def check_models(comparison: Comparison, models: ModelIndex, root: Path,
+                 scripts: list[MigrationScript] | None = None) -> tuple[list[Finding], str | None]:
     findings = []
     for diff in comparison.diffs:
         message, details = describe(diff)
-        location = _model_location(details, models)
+        location = _model_location(details, models) or _migration_location(details, scripts or [])
         findings.append(MODEL_DRIFT.at(message, location, root, **details))
     return findings, suggested_migration(comparison.upgrade_code, comparison.downgrade_code)

@@ -255,3 +255,18 @@ def test_drift_the_models_lack_points_at_the_migration_that_made_it(tmp_path: Pa
     assert drift["audit_log"]["file"].endswith("0004_a.py")
     assert 'create_table("audit_log"' in source[drift["audit_log"]["line"] - 1]
     assert drift["notes"]["file"].endswith("app/models.py")
+
+
+def test_a_model_on_another_metadata_is_invisible_to_autogenerate(tmp_path: Path) -> None:
+    """A second declarative Base: its models are loaded, but their MetaData is not env.py's target_metadata."""
+    project = copy_example("clean", tmp_path)
+    (project / "app/legacy.py").write_text(
+        "from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column\n\n\n"
+        "class LegacyBase(DeclarativeBase):\n    pass\n\n\n"
+        "class Setting(LegacyBase):\n    __tablename__ = 'settings'\n"
+        "    id: Mapped[int] = mapped_column(primary_key=True)\n")
+    edit(project / "migrations/env.py", "from app.models import Base", "from app.models import Base\nimport app.legacy")
+    run = check(project, tmp_path=tmp_path)
+    [finding] = [f for f in run.report["findings"] if f["rule"] == "model-not-imported"]  # type: ignore[index]
+    assert finding["details"]["problem"] == "other-metadata" and finding["details"]["table"] == "settings"
+    assert finding["file"].endswith("app/legacy.py"), finding

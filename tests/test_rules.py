@@ -84,6 +84,30 @@ def on_database(example_name: str = "clean", *, models: tuple[tuple[str, str], .
     return build
 
 
+BILLING_MODELS = """from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models import Base
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+"""
+
+
+def with_billing_module(imported: bool) -> Case:
+    """A models module of its own beside app/models.py, imported by env.py or by nothing."""
+    def build(tmp: Path) -> tuple[Path, list[str]]:
+        project, flags = on_database()(tmp)
+        (project / "app/billing.py").write_text(BILLING_MODELS)
+        if imported:
+            edit(project / "migrations/env.py", "from app.models import Base",
+                 "from app.models import Base\nimport app.billing")
+        return project, flags
+
+    return build
+
+
 def allow_entry(match: str, expires: str = "2999-12-31") -> str:
     return f"""
         allow:
@@ -187,6 +211,7 @@ CASES: dict[str, tuple[Case, Case]] = {
     "fk-cycle-without-use-alter": (
         on_database(append=CYCLE.format(use_alter="")),
         on_database(append=CYCLE.format(use_alter=', use_alter=True, name="fk_teams_lead_id_members"'))),
+    "model-not-imported": (with_billing_module(imported=False), with_billing_module(imported=True)),
     "fk-without-index": (on_database(settings="rules: {fk-without-index: notice}"),
                          on_database(files=(("a.py", FK_INDEXES),), settings="rules: {fk-without-index: notice}")),
     "allowlist-expired": (on_database("drift", settings=allow_entry("{table: agents, column: description}",

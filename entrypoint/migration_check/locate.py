@@ -32,6 +32,20 @@ def _string(node: ast.AST | None) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
+def mapped_classes(tree: ast.AST) -> list[tuple[str, int]]:
+    """(class name, line) of each class that maps a table: __tablename__ (declarative) or table=True (SQLModel)."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        named = any(isinstance(s, (ast.Assign, ast.AnnAssign)) and any(
+            isinstance(t, ast.Name) and t.id == "__tablename__"
+            for t in (s.targets if isinstance(s, ast.Assign) else [s.target])) for s in node.body)
+        if named or any(k.arg == "table" and getattr(k.value, "value", None) is True for k in node.keywords):
+            found.append((node.name, node.lineno))
+    return found
+
+
 def _call_name(node: ast.AST) -> str | None:
     if isinstance(node, ast.Call):
         func = node.func
@@ -126,6 +140,10 @@ class ModelIndex:
                     names.append(explicit)
             for name in names:
                 source.columns.setdefault(name, Location(path, statement.lineno))
+
+    def model_files(self) -> set[Path]:
+        """The loaded files that define a mapped table."""
+        return {source.location.file for source in self._tables.values()}
 
     def table(self, name: str | None) -> Location | None:
         source = self._tables.get(name or "")

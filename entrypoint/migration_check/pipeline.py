@@ -37,6 +37,7 @@ from migration_check.stages.apply import check_upgrade
 from migration_check.stages.compare import check_models
 from migration_check.stages.graph import UNLOADABLE_GRAPH
 from migration_check.stages.naming import check_long_names_in_migrations, check_names
+from migration_check.stages.registration import check_registration
 from migration_check.stages.roundtrip import RoundTrip
 from migration_check.stages.setup import run_setup
 from migration_check.stages.static import check_against_base, check_files, read_scripts, revisions_at
@@ -268,6 +269,7 @@ def _run_model_stages(
             comparison = project.compare(excluded)
             models = ModelIndex.from_loaded_modules(skip=project.version_folders())
             drift, report.suggested_migration = check_models(comparison, models, root, scripts)
+            drift += check_registration(comparison.metadata, models, project.version_folders(), root)
             report.findings.extend(drift)
             note.failed = bool(drift)
             note.text = counted(len(drift), "difference")

@@ -163,6 +163,37 @@ MODEL_DRIFT = register(
     )
 )
 
+MODEL_NOT_IMPORTED = register(
+    Rule(
+        id="model-not-imported",
+        severity=Severity.WARNING,
+        stage="compare",
+        title="A model is invisible to autogenerate",
+        fix="Import the module where the models are gathered (the models package's __init__.py, or env.py), and "
+        "give every model the Base whose MetaData env.py passes as target_metadata.",
+        what=(
+            "After env.py loaded the models: a module in the models' folders that defines mapped classes "
+            "(__tablename__, or SQLModel's table=True) but that nothing imported; or a loaded mapped class whose "
+            "table belongs to another MetaData than env.py's target_metadata. Autogenerate compares neither."
+        ),
+        why=(
+            "The comparison can only see the models it is given. A forgotten import makes every change to those "
+            "models pass unnoticed, and makes their tables look like drift to be dropped."
+        ),
+        bad=_dedent(
+            '''
+            # app/models/__init__.py imports users and agents, but not billing
+            from app.models import agents, users  # app/models/billing.py defines class Invoice(Base)
+            '''
+        ),
+        good=_dedent(
+            '''
+            from app.models import agents, billing, users
+            '''
+        ),
+    )
+)
+
 
 MULTIPLE_HEADS = register(
     Rule(

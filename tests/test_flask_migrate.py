@@ -86,3 +86,18 @@ def test_an_application_that_upgrades_itself_while_it_loads(tmp_path: Path) -> N
     assert "upgrade-failed" not in run.stdout
     run = check(project, "--env", "SKIP_STARTUP_UPGRADE=1", tmp_path=tmp_path)
     assert run.status == 0, run.stdout + run.stderr
+
+
+def test_the_suggested_batch_migration_runs_as_pasted(tmp_path: Path) -> None:
+    """render_as_batch=True (Flask-Migrate projects that also run on SQLite): the suggested migration uses
+    `with op.batch_alter_table(...) as batch_op:`, and batch_op is a variable there, not a module to import."""
+    project = copy_example("flask-migrate", tmp_path)
+    edit(project / "service/__init__.py", "migrate = Migrate(compare_type=True)",
+         "migrate = Migrate(compare_type=True, render_as_batch=True)")
+    edit(project / "service/models.py", '    email = db.Column(db.String(320), nullable=False, unique=True)\n',
+         '    email = db.Column(db.String(320), nullable=False, unique=True)\n    bio = db.Column(db.Text)\n')
+    run = check(project, "--roundtrip", "off", tmp_path=tmp_path)
+    assert run.report is not None
+    suggested = run.report["suggested_migration"]
+    assert "as batch_op:" in suggested and "import batch_op" not in suggested, suggested
+    compile(suggested, "suggested.py", "exec")

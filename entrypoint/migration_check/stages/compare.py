@@ -170,7 +170,9 @@ def _imports_for(code: str) -> list[str]:
     imports = ["from alembic import op", "import sqlalchemy as sa"]
     if re.search(r"(?<![\w.])postgresql\.", code):
         imports.append("from sqlalchemy.dialects import postgresql")
-    modules = {match["path"] for match in _MODULE_CALL.finditer(code) if match["path"].split(".")[0] not in _BOUND}
+    # names the code binds itself (`with op.batch_alter_table("t") as batch_op:`) are variables, not modules
+    bound = _BOUND | set(re.findall(r"\bas\s+([A-Za-z_]\w*)\s*:", code))
+    modules = {match["path"] for match in _MODULE_CALL.finditer(code) if match["path"].split(".")[0] not in bound}
     imports.extend(f"import {module}" for module in sorted(modules))
     return imports
 

@@ -313,3 +313,17 @@ def test_files_in_the_workspace_belong_to_its_owner(github: FakeGitHub, tmp_path
     assert run.status == 0, run.stdout + run.stderr
     for made in ("out", "out/reports", "out/reports/report.json", "out/migration-check.sarif"):
         assert (workspace / made).stat().st_uid == 1001, made
+
+
+def test_an_install_that_fails_says_why_in_the_annotation_and_the_summary(github: FakeGitHub,
+                                                                          tmp_path: Path) -> None:
+    """The installer's own reason, not only its exit status, where a reviewer looks: the annotation and the job
+    summary (the full log stays in its collapsed group)."""
+    workspace = make_workspace(tmp_path)
+    failing = ("python -c \"import sys; print('Collecting nosuchpkg==9'); "
+               "print('ERROR: No matching distribution found for nosuchpkg==9'); sys.exit(1)\"")
+    run = run_action(workspace, tmp_path / "files", github.url,
+                     {"working-directory": "examples/clean", "install": failing})
+    assert run.status == 2 and run.outputs["status"] == "error"
+    cause = "The cause: ERROR: No matching distribution found for nosuchpkg==9"
+    assert cause in run.annotations()[0] and cause in run.summary

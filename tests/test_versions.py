@@ -67,3 +67,35 @@ def test_oldest_supported_pair_passes_and_finds_drift(legacy_python: Path, tmp_p
     assert (finding["rule"], finding["details"]["op"], finding["details"]["column"]) == (
         "model-drift", "add_column", "plan")
     assert "op.add_column('organizations'" in report["suggested_migration"]
+
+
+@pytest.mark.usefixtures("no_leftovers")
+def test_the_action_checks_a_project_that_pins_sqlalchemy_14(tmp_path: Path) -> None:
+    """The Action's environment has the newest SQLAlchemy; the project's install step pins 1.4 into it. The
+    process that loaded the newest starts again after the install, so the check runs on 1.4 and ends with a
+    verdict, not an ImportError."""
+    from fake_github import FakeGitHub
+    from runner import read_outputs, runner_environment
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(REPO)],
+                   check=True)
+    assert not _versions(python)[0].startswith("1.4.")
+    workspace = tmp_path / "workspace"
+    shutil.copytree(LEGACY_PROJECT, workspace / "project", ignore=shutil.ignore_patterns("__pycache__"))
+    (workspace / "project/requirements.txt").write_text("\n".join(OLDEST) + "\n")
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit",
+                                                "-qm", "base"]):
+        subprocess.run(["git", "-C", str(workspace), *args], check=True, capture_output=True)
+    install = f"{python} -m pip install --quiet --disable-pip-version-check -r requirements.txt"
+    with FakeGitHub() as github:
+        environ = runner_environment(workspace, tmp_path / "files", github.url,
+                                     {"working-directory": "project", "install": install})
+        done = subprocess.run([str(python), "-m", "migration_check.github"], cwd=workspace, capture_output=True,
+                              text=True, env={**os.environ, **environ}, timeout=600)
+    outputs = read_outputs(tmp_path / "files" / "output")
+    assert outputs.get("status") == "passed", done.stdout + done.stderr
+    assert "ImportError" not in done.stdout + done.stderr
+    assert _versions(python)[0].startswith("1.4.")

@@ -219,11 +219,12 @@ class AlembicProject:
             sys.path[:len(sys.path) - prepended] = [os.path.abspath(entry)
                                                     for entry in sys.path[:len(sys.path) - prepended]]
             script.dir = os.path.abspath(script.dir)
-            script.version_locations = [
-                folder if ":" in folder and not os.path.isabs(folder) else os.path.abspath(folder)
-                for folder in map(str, script.version_locations if version_locations is None
-                                  else version_locations)  # "package:folder" is a resource
-            ]
+            folders = script.version_locations if version_locations is None else version_locations
+            if folders:  # None on Alembic before 1.10 when alembic.ini names none
+                script.version_locations = [
+                    folder if ":" in folder and not os.path.isabs(folder) else os.path.abspath(folder)
+                    for folder in map(str, folders)  # "package:folder" is a resource
+                ]
         return script
 
     @contextlib.contextmanager
@@ -430,7 +431,7 @@ class AlembicProject:
             return False
         if "version_locations" not in source:
             return False
-        before = [str(folder) for folder in self.script.version_locations]
+        before = [str(folder) for folder in self.script.version_locations or ()]
         with self._running():
             environment, _state = self._environment(lambda _revision, _context: [])
             try:
@@ -441,7 +442,7 @@ class AlembicProject:
             except Exception as exc:
                 signals.raise_if_received()
                 raise self._file_error(exc, f"Running {self.env_py.name}") from None
-        after = [str(folder) for folder in self.script.version_locations]
+        after = [str(folder) for folder in self.script.version_locations or ()]
         if after == before:
             return False
         self.script = self._script_directory(after)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 from migration_check import redact, signals
@@ -195,6 +196,12 @@ def _cannot_run(error: CheckError) -> int:
 
 
 RUNNER_HOME = Path("/github/home")
+INSTALLED_ENV = "MIGRATION_CHECK_INSTALLED"  # set for the process that starts again after the install
+
+
+class UnexpectedError(CheckError):
+    kind = "unexpected error"
+
 
 
 def _choose_scratch_folder() -> None:
@@ -215,9 +222,16 @@ def main() -> int:
         context = RunContext.from_environment()
         _trust_workspace()
         config = _config(inputs, context)
-        install.run(install.plan(inputs.install, config.alembic.project_dir, context.workspace),
-                    config.alembic.project_dir)
-        from migration_check.pipeline import run_check  # after the install: the project's versions are the ones
+        if os.environ.get(INSTALLED_ENV) != "1" and install.run(
+                install.plan(inputs.install, config.alembic.project_dir, context.workspace),
+                config.alembic.project_dir):
+            # What the project installed may replace packages this process has loaded (a SQLAlchemy 1.4 pin):
+            # start again, so that everything is imported from the environment as it is now.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.execve(sys.executable, [sys.executable, "-m", "migration_check.github"],
+                      {**os.environ, INSTALLED_ENV: "1"})
+        from migration_check.pipeline import run_check
 
         report = run_check(config, Progress(sys.stdout, color=True))
         return _report_outputs(inputs, context, report, config)
@@ -226,3 +240,9 @@ def main() -> int:
     except GitHubError as error:
         command("error", str(error), title="migration-check: GitHub API")
         return EXIT_CANNOT_RUN
+    except Exception as exc:  # whatever the project installed, the run ends with a verdict or this
+        return _cannot_run(UnexpectedError(
+            f"migration-check stopped on an unexpected error: {type(exc).__name__}: {exc}",
+            fix="If the project's dependencies clash with migration-check's (SQLAlchemy, Alembic, a driver), pin "
+            "versions both support; otherwise this is a bug in migration-check: the traceback is in the log.",
+            traceback=traceback.format_exc()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -54,10 +55,23 @@ def plan(install: str, project_dir: Path, workspace: Path) -> InstallPlan:
     return InstallPlan(None, "no uv.lock, poetry.lock, requirements*.txt or pyproject.toml found")
 
 
-def run(install_plan: InstallPlan, project_dir: Path) -> None:
+# How installers say why they failed: pip's ERROR lines, uv's "×" and "error:", poetry's and the resolvers'.
+_CAUSE = re.compile(r"^\s*(ERROR:|error:|×|Because |No solution|Could not|Cannot install|E: |fatal:)")
+
+
+def failure_cause(output: str) -> str | None:
+    """The line of an installer's output that says why it failed, the last one that looks like it."""
+    for line in reversed(output.splitlines()):
+        if _CAUSE.match(line) and len(line.strip()) > 3:
+            return line.strip().lstrip("×").strip()
+    return None
+
+
+def run(install_plan: InstallPlan, project_dir: Path) -> bool:
+    """Install; returns whether anything was run (then the process must start again to use what it installed)."""
     if install_plan.command is None:
         print(f"migration-check: installing nothing ({install_plan.reason})", flush=True)
-        return
+        return False
     command("group", f"Installing the project's dependencies ({install_plan.reason}): {install_plan.command}")
     environ = {**os.environ, "VIRTUAL_ENV": sys.prefix, "UV_PYTHON": sys.executable}
     done = subprocess.run(install_plan.command, shell=True, cwd=project_dir, env=environ,
@@ -65,9 +79,12 @@ def run(install_plan: InstallPlan, project_dir: Path) -> None:
     print(done.stdout, end="", flush=True)
     command("endgroup")
     if done.returncode != 0:
+        cause = failure_cause(done.stdout)
         raise ProjectLoadError(
-            f"Installing the project's dependencies failed (exit status {done.returncode}): {install_plan.command}",
+            f"Installing the project's dependencies failed (exit status {done.returncode}): {install_plan.command}"
+            + (f". The cause: {cause}" if cause else ""),
             fix="Fix the install, or set the `install` input to the command that installs the project's "
             "dependencies (or to `none`).",
             detail="\n".join(done.stdout.splitlines()[-15:]),
         )
+    return True

@@ -327,3 +327,25 @@ def test_an_install_that_fails_says_why_in_the_annotation_and_the_summary(github
     assert run.status == 2 and run.outputs["status"] == "error"
     cause = "The cause: ERROR: No matching distribution found for nosuchpkg==9"
     assert cause in run.annotations()[0] and cause in run.summary
+
+
+def test_a_missing_checkout_is_said_in_the_actions_words(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    run = run_action(workspace, tmp_path / "files", github.url, {}, base_sha="f" * 40)
+    assert run.status == 2 and run.outputs["status"] == "error"
+    assert "the repository was not checked out" in run.annotations()[0]
+    assert "actions/checkout" in run.annotations()[0] and "actions/checkout" in run.summary
+
+
+def test_errors_name_inputs_not_flags(github: FakeGitHub, tmp_path: Path) -> None:
+    """No alembic.ini where working-directory points: the fix speaks of working-directory and alembic-config."""
+    workspace = make_workspace(tmp_path)
+    (workspace / "examples/empty").mkdir()
+    run = run_action(workspace, tmp_path / "files", github.url, {"working-directory": "examples/empty"})
+    assert run.status == 2
+    annotation = run.annotations()[0]
+    assert "working-directory" in annotation and "alembic-config input" in annotation, annotation
+    assert "--config" not in annotation and "PATH" not in annotation
+    missing = run_action(workspace, tmp_path / "files", github.url, {"working-directory": "examples/nowhere"})
+    assert missing.status == 2 and "working-directory 'examples/nowhere' is not a folder" in missing.annotations()[0]

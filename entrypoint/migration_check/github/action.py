@@ -27,6 +27,7 @@ from migration_check.github.api import GitHub, GitHubError
 from migration_check.github.comment import comment_body, publish
 from migration_check.github.event import RunContext
 from migration_check.github.inputs import ActionInputs
+from migration_check.github.terms import in_action_terms
 from migration_check.github.workflow import append_summary, command, mask, set_outputs
 from migration_check.history.git import resolve_commit
 from migration_check.paths import relative_to_root
@@ -51,7 +52,18 @@ def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
             "mode: audit (the scheduled audit of live databases) is not supported by this version.",
             fix="Use mode: check, or leave `mode` out.",
         )
+    if not any(entry.name != ".git" for entry in context.workspace.iterdir()) if context.workspace.is_dir() else True:
+        raise UsageError(
+            f"The workspace {context.workspace} is empty: the repository was not checked out.",
+            fix="Add `- uses: actions/checkout@v4` (with `fetch-depth: 0`, for the history rules) before this step.",
+        )
     project_dir = inputs.project_dir(context.workspace)
+    if not project_dir.is_dir():
+        raise UsageError(
+            f"working-directory {inputs.working_directory!r} is not a folder of the repository.",
+            fix="Set working-directory to the folder that holds alembic.ini (or pyproject.toml with "
+            "[tool.alembic]), relative to the repository's root.",
+        )
     alembic_config = Path(inputs.alembic_config) if inputs.alembic_config else None
     if alembic_config is not None and not alembic_config.is_absolute():
         alembic_config = project_dir / alembic_config
@@ -187,6 +199,7 @@ def _cannot_run(error: CheckError) -> int:
     # annotations take a path relative to the repository, or they are not placed on the file
     workspace = Path(os.environ.get("GITHUB_WORKSPACE") or ".").resolve()
     file = (relative_to_root(Path(error.file), workspace) or str(error.file)) if error.file else None
+    error.message, error.fix = in_action_terms(error.message), in_action_terms(error.fix)
     command("error", f"{error.message}\nFix: {error.fix}", file=file, line=error.line,
             title=f"migration-check could not run ({error.kind})")
     print(error.render(verbose=True), file=sys.stderr, flush=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from migration_check.findings import Finding, Report, Severity
+from migration_check.github.terms import in_action_terms
 from migration_check.github.workflow import command
 from migration_check.reporters import fix_for, full_message
 from migration_check.rules import RULES
@@ -42,7 +43,7 @@ def emit(report: Report, stream: TextIO | None = None) -> AnnotationCount:
     for finding in chosen:
         rule = RULES.get(finding.rule)
         title = f"{finding.rule}: {rule.title}" if rule else finding.rule
-        message = full_message(finding, fix_for(rule, report) if rule else None)
+        message = in_action_terms(full_message(finding, fix_for(rule, report) if rule else None))
         command(_COMMANDS[finding.severity], message, stream=stream, file=finding.file or report.config_file,
                 line=finding.line, title=title)
     return AnnotationCount(len(chosen), hidden)

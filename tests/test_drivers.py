@@ -56,3 +56,29 @@ def test_the_report_names_the_driver_env_py_really_used(driver: str, tmp_path: P
     assert run.status == 0, run.stderr
     assert run.report is not None and run.report["driver"] == driver
     assert f", driver {driver}" in run.stdout
+
+
+def test_an_async_engine_from_the_projects_own_helper_gets_an_async_driver(tmp_path: Path) -> None:
+    """env.py names no async engine itself: the project's helper makes it, and env.py awaits run_sync on its
+    connection. The driver handed over is an async one, and the report says it connected with it."""
+    project = copy_example("async-env", tmp_path)
+    (project / "dbhelpers.py").write_text(
+        "from sqlalchemy.ext import asyncio as sa_asyncio\n\n\n"
+        "def engine_for(url):\n    return sa_asyncio.create_async_engine(url)\n")
+    env_py = project / "migrations/env.py"
+    source = env_py.read_text().replace("from sqlalchemy.ext.asyncio import async_engine_from_config\n", "")
+    start = source.index("async def run_async_migrations()")
+    env_py.write_text(source[:start] + (
+        "async def run_async_migrations() -> None:\n"
+        "    import dbhelpers\n\n"
+        "    connectable = dbhelpers.engine_for(config.get_main_option('sqlalchemy.url'))\n"
+        "    async with connectable.connect() as connection:\n"
+        "        await connection.run_sync(do_run_migrations)\n"
+        "    await connectable.dispose()\n\n\n"
+        "if context.is_offline_mode():\n    run_migrations_offline()\nelse:\n"
+        "    asyncio.get_event_loop_policy().new_event_loop().run_until_complete(run_async_migrations())\n"))
+    edit(project / "alembic.ini", "postgresql+asyncpg://agents:agents@localhost:5432/agents",
+         "postgresql://agents:agents@localhost:5432/agents")
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 0, run.stderr
+    assert run.report is not None and run.report["driver"] in ("asyncpg", "psycopg")

@@ -12,7 +12,11 @@ from sqlalchemy.engine import make_url
 
 from migration_check.config import DRIVERS
 
-ASYNC_ENV_PATTERN = re.compile(r"async_engine_from_config|create_async_engine|AsyncEngine|asyncio\.run")
+# An async engine, however env.py gets it (also from the project's own helper): awaiting run_sync, async with,
+# an event loop run, or AnyIO's worker-thread hand-back.
+ASYNC_ENV_PATTERN = re.compile(r"async_engine_from_config|create_async_engine|AsyncEngine|asyncio\.run|"
+                               r"run_until_complete|\.run_sync\(|\basync with\b|\banyio\.run\b|from_thread\b|"
+                               r"run_async_from_worker_thread")
 
 
 def _installed(driver: str) -> bool:

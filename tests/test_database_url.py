@@ -186,7 +186,7 @@ def test_env_py_that_cannot_connect_cannot_run_the_check(roundtrip: str, tmp_pat
     _connect_env_py_to(project, f"postgresql+psycopg://{SERVER_USER}@127.0.0.1:1/app")
     run = check(project, "--roundtrip", roundtrip, tmp_path=tmp_path)
     assert run.status == 2, run.stdout + run.stderr
-    assert "Running env.py failed" in run.stderr
+    assert "env.py tried to connect to 127.0.0.1:1 (Connection refused)" in run.stderr
     assert "env.py could not reach the database" in run.stderr
     assert "upgrade-failed" not in run.stdout + run.stderr
 

@@ -27,6 +27,20 @@ SCRATCH_ROOT = _PARENT / f"mc-tests-{os.getpid()}"
 os.environ["MIGRATION_CHECK_TMPDIR"] = str(SCRATCH_ROOT)
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[Any]:
+    """A throwaway server of the test module's own: the "other server" that --database-url and the access
+    tests use."""
+    from migration_check.database import ThrowawayServer, find_server_binaries
+
+    running = ThrowawayServer(find_server_binaries(None))
+    running.start()
+    try:
+        yield running
+    finally:
+        running.close()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def scratch_root() -> Iterator[Path]:
     SCRATCH_ROOT.mkdir(exist_ok=True)

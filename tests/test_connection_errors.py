@@ -48,3 +48,20 @@ def test_a_dotenv_file_that_points_at_a_local_database(tmp_path: Path) -> None:
     assert run.status == 2, run.stderr
     assert f"env.py tried to connect to 127.0.0.1:{port}" in run.stderr
     assert "That address is written in .env:1." in run.stderr
+
+
+def test_settings_that_fall_back_to_sqlite(tmp_path: Path) -> None:
+    """The settings default to a SQLite file when their variable is unset: the check says which database env.py
+    chose and how to point it at the scratch one, before any migration ran there."""
+    project = copy_example("clean", tmp_path)
+    edit(project / "migrations/env.py", "    connectable = engine_from_config(",
+         "    import os\n"
+         "    config.set_main_option('sqlalchemy.url', os.environ.get('APP_DB_DSN', 'sqlite:///dev.db'))\n"
+         "    connectable = engine_from_config(")
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 2, run.stderr
+    assert "env.py connected to a sqlite database (sqlite:///dev.db), not to the PostgreSQL scratch database" \
+        in run.stderr
+    assert "No migration was run there." in run.stderr and "--url-env NAME" in run.stderr
+    run = check(project, "--url-env", "APP_DB_DSN", tmp_path=tmp_path)
+    assert run.status == 0, run.stderr

@@ -3,25 +3,14 @@ touched. The "given server" is our own throwaway server, started here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conftest import EXAMPLES, check, copy_example, edit
-from migration_check.database import SERVER_USER, ThrowawayServer, find_server_binaries
+from migration_check.database import SERVER_USER, ThrowawayServer
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ThrowawayServer]:
-    running = ThrowawayServer(find_server_binaries(None))
-    running.start()
-    try:
-        yield running
-    finally:
-        running.close()
 
 
 def _databases(server: ThrowawayServer) -> set[str]:

@@ -7,22 +7,11 @@ from __future__ import annotations
 import os
 import pwd
 import stat
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 
-from migration_check.database import SERVER_USER, ThrowawayServer, find_server_binaries
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ThrowawayServer]:
-    running = ThrowawayServer(find_server_binaries(None))
-    running.start()
-    try:
-        yield running
-    finally:
-        running.close()
+from migration_check.database import SERVER_USER, ThrowawayServer
 
 
 def _attempts(server: ThrowawayServer) -> dict[str, str]:

@@ -276,6 +276,17 @@ class AlembicProject:
 
         anyio.run(anyio.to_thread.run_sync, self.script.run_env)
 
+    def _run_env_or_fail(self, environment: EnvironmentContext, what: str) -> None:
+        """One run of env.py in which any error is the project's: it says the file and line."""
+        try:
+            with environment:
+                self._run_env()
+        except CheckError:
+            raise
+        except Exception as exc:
+            signals.raise_if_received()
+            raise self._file_error(exc, what) from None
+
     @property
     def needs_worker_thread(self) -> bool:
         try:
@@ -433,15 +444,7 @@ class AlembicProject:
             return False
         before = [str(folder) for folder in self.script.version_locations or ()]
         with self._running():
-            environment, _state = self._environment(lambda _revision, _context: [])
-            try:
-                with environment:
-                    self._run_env()
-            except CheckError:
-                raise
-            except Exception as exc:
-                signals.raise_if_received()
-                raise self._file_error(exc, f"Running {self.env_py.name}") from None
+            self._run_env_or_fail(self._environment(lambda _revision, _context: [])[0], f"Running {self.env_py.name}")
         after = [str(folder) for folder in self.script.version_locations or ()]
         if after == before:
             return False
@@ -604,14 +607,7 @@ class AlembicProject:
             return []
 
         with self._running() as log:
-            try:
-                with self._environment(collect)[0]:
-                    self._run_env()
-            except CheckError:
-                raise
-            except Exception as exc:
-                signals.raise_if_received()
-                raise self._file_error(exc, f"Comparing the models ({self.env_py.name})") from None
+            self._run_env_or_fail(self._environment(collect)[0], f"Comparing the models ({self.env_py.name})")
         if "ops" not in captured:
             raise ProjectLoadError(
                 f"{self.env_py.name} never called context.run_migrations(), so nothing was compared.",
@@ -739,7 +735,7 @@ def _guarded(
             if failure is None or not savepoint.is_active:
                 raise
             try:
-                savepoint.rollback()
+                _take_back(savepoint, context.connection)
                 # the rollback also took back the group's earlier version moves, which Alembic still counts on
                 _write_version_table(context, state.heads)
             except Exception:
@@ -748,6 +744,16 @@ def _guarded(
             state.failed_groups.add(group)
 
     return run
+
+
+def _take_back(savepoint: Any, connection: Any) -> None:
+    """Roll back to the savepoint, and release it. PostgreSQL keeps a savepoint after ROLLBACK TO, and SQLAlchemy
+    does not release it: the next group's savepoint would nest inside, and a stairway of 800 revisions would end
+    800 subtransactions deep, each statement slower than the one before (4x the time at 800 revisions)."""
+    savepoint.rollback()
+    name = getattr(savepoint, "_savepoint", None)  # SQLAlchemy 1.4 and 2.x name it so
+    if name:
+        connection.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
 
 
 def _write_version_table(context: Any, heads: tuple[str, ...]) -> None:
@@ -783,7 +789,7 @@ def _after_each_step(projects_callback: Callable[..., None] | None, observe: Obs
         if take_back:
             # the group was tried; what follows starts from where it began, as if it had never run (the version
             # table too: the group's moves end where they started)
-            savepoint.rollback()
+            _take_back(savepoint, info["ctx"].connection)
 
     return after_step
 

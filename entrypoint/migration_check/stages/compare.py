@@ -196,6 +196,12 @@ def _migration_location(details: dict[str, Any], scripts: list[MigrationScript])
     wanted = table if op == "remove_table" else details.get("column") if op == "remove_column" else name
     if not wanted:
         return None
+    if op == "remove_table":  # the migration that creates it, before one that only spells the same word
+        creates = re.compile(rf"""create_table\(\s*["']{re.escape(str(wanted))}["']""")
+        for script in scripts:
+            for number, text in enumerate(script.source.splitlines(), start=1):
+                if creates.search(text):
+                    return Location(script.path, number)
     for script in scripts:
         if table and op == "remove_column" and script.line_naming(str(table)) is None:
             continue

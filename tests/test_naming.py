@@ -265,3 +265,13 @@ def test_a_name_the_models_spell_out_is_the_teams_choice(in_models: bool, tmp_pa
     run = run_naming(project, tmp_path)
     names = [f["details"]["name"] for f in findings(run, "naming-convention")]
     assert names == ([] if in_models else ["agents_by_name"]), names
+
+
+def test_unnamed_primary_keys_count_when_the_settings_ask_for_pk_names(tmp_path: Path) -> None:
+    """A `pk` pattern in the settings file's naming says the team wants primary keys named: then they are listed."""
+    project = copy_example("clean", tmp_path)
+    edit(project / "app/models.py", "metadata = MetaData(naming_convention=NAMING_CONVENTION)", "metadata = MetaData()")
+    (project / ".migration-check.yml").write_text('naming:\n  pk: "pk_%(table_name)s"\n')
+    run = run_naming(project, tmp_path)
+    [unnamed] = findings(run, "unnamed-constraint")
+    assert any(item.lower().startswith("primary key on agents") for item in unnamed["details"]["unnamed"])

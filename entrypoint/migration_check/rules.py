@@ -715,7 +715,8 @@ UNNAMED_CONSTRAINT = register(
             "For every constraint and index of every table in target_metadata: it has no explicit name, and "
             "the naming convention has no key for its kind, so the database will make a name up. One finding "
             "per MetaData, at the first such model line, with the count in the message and every one in the "
-            "details. Primary keys are left out: PostgreSQL names them <table>_pkey, which a downgrade can spell."
+            "details. Primary keys are left out (PostgreSQL names them <table>_pkey, which a downgrade can "
+            "spell) unless the settings file's `naming:` gives a `pk` pattern."
         ),
         why=(
             "A name the database made up differs between PostgreSQL versions and between a table created by "

@@ -194,14 +194,18 @@ def check_conventions(tables: ModelTables, models: ModelIndex, root: Path) -> li
     return findings
 
 
-def check_unnamed(tables: ModelTables, models: ModelIndex, root: Path) -> list[Finding]:
+def check_unnamed(tables: ModelTables, models: ModelIndex, root: Path,
+                  configured: Mapping[str, str] | None = None) -> list[Finding]:
     """One finding per MetaData, at its first unnamed constraint or index, with the count and the whole list:
     without a convention for a kind, every constraint of that kind is unnamed, and one line per constraint would
-    drown the report. Primary keys are left out: PostgreSQL names them <table>_pkey, which a downgrade can spell."""
+    drown the report. Primary keys are left out: PostgreSQL names them <table>_pkey, which a downgrade can spell;
+    unless the settings file gives a `pk` naming pattern, which says that the team wants them named."""
+    with_primary_keys = "pk" in (configured or {})
     findings = []
     for metadata in tables.metadata:
         unnamed = [(table, kind, item) for table in tables.tables if table.metadata is metadata
-                   for kind, item in tables.items(table) if kind != "pk" and not _has_deterministic_name(item)]
+                   for kind, item in tables.items(table)
+                   if (kind != "pk" or with_primary_keys) and not _has_deterministic_name(item)]
         if not unnamed:
             continue
         listed = [_described(kind, table, item) for table, kind, item in unnamed]
@@ -644,7 +648,7 @@ def check_names(
     objects = read_named_objects(connection, schemas)
     findings = [
         *check_conventions(tables, models, root),
-        *check_unnamed(tables, models, root),
+        *check_unnamed(tables, models, root, configured_patterns),
         *check_database_names(objects, tables, default_schema, configured_patterns, scripts, models, root),
         *check_long_names(tables, scripts, models, root),
         *check_fk_cycles(tables, models, root),

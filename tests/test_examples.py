@@ -274,3 +274,19 @@ def test_a_model_on_another_metadata_is_invisible_to_autogenerate(tmp_path: Path
     [finding] = [f for f in run.report["findings"] if f["rule"] == "model-not-imported"]  # type: ignore[index]
     assert finding["details"]["problem"] == "other-metadata" and finding["details"]["table"] == "settings"
     assert finding["file"].endswith("app/legacy.py"), finding
+
+
+def test_the_models_of_another_migration_tree_are_not_reported(tmp_path: Path) -> None:
+    """One Alembic configuration per database in one project: the second tree's models, which its own env.py
+    imports, are not this tree's forgotten models."""
+    project = copy_example("clean", tmp_path)
+    (project / "app/reporting.py").write_text(
+        "from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column\n\n\n"
+        "class ReportingBase(DeclarativeBase):\n    pass\n\n\n"
+        "class Snapshot(ReportingBase):\n    __tablename__ = 'snapshots'\n"
+        "    id: Mapped[int] = mapped_column(primary_key=True)\n")
+    (project / "reporting_migrations").mkdir()
+    (project / "reporting_migrations/env.py").write_text("from app.reporting import ReportingBase\n")
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 0, run.stdout
+    assert "model-not-imported" not in run.rules()

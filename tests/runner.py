@@ -63,7 +63,7 @@ def make_workspace(root: Path, examples: tuple[str, ...] = ("clean", "drift")) -
 
 
 def head_commit(workspace: Path) -> str:
-    return subprocess.run(["git", "-C", str(workspace), "rev-parse", "HEAD"], check=True, capture_output=True,
+    return subprocess.run(["git", "-c", "safe.directory=*", "-C", str(workspace), "rev-parse", "HEAD"], check=True, capture_output=True,
                           text=True).stdout.strip()
 
 

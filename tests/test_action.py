@@ -349,3 +349,39 @@ def test_errors_name_inputs_not_flags(github: FakeGitHub, tmp_path: Path) -> Non
     assert "--config" not in annotation and "PATH" not in annotation
     missing = run_action(workspace, tmp_path / "files", github.url, {"working-directory": "examples/nowhere"})
     assert missing.status == 2 and "working-directory 'examples/nowhere' is not a folder" in missing.annotations()[0]
+
+
+@pytest.mark.parametrize(("pip_says", "cause", "package"), [
+    ("Error: pg_config executable not found.\n\npg_config is required to build psycopg2 from source.",
+     "needs PostgreSQL's client library and pg_config", "libpq-dev"),
+    ("psycopg/psycopg.h:36:10: fatal error: libpq-fe.h: No such file or directory",
+     "needs PostgreSQL's client library and pg_config", "libpq-dev"),
+    ("src/module.c:1:10: fatal error: Python.h: No such file or directory",
+     "needs the headers of the Python it builds for", "python3-dev"),
+    ("error: command 'x86_64-linux-gnu-gcc' failed: No such file or directory",
+     "the image has no C compiler", "build-essential"),
+])
+def test_a_source_build_that_lacks_a_system_package_names_the_apt_line(github: FakeGitHub, tmp_path: Path,
+                                                                       pip_says: str, cause: str,
+                                                                       package: str) -> None:
+    workspace = make_workspace(tmp_path)
+    script = workspace / "fake_pip.py"
+    script.write_text(f"import sys\nprint('Building wheel for psycopg2 (pyproject.toml)')\nprint({pip_says!r})\n"
+                      "print('ERROR: Failed building wheel for psycopg2')\nsys.exit(1)\n")
+    run = run_action(workspace, tmp_path / "files", github.url,
+                     {"working-directory": "examples/clean", "install": f"python {script}"})
+    assert run.status == 2 and run.outputs["status"] == "error"
+    assert "The cause: a package" in run.annotations()[0] and cause in run.annotations()[0]
+    assert "apt-get install -y --no-install-recommends build-essential" in run.summary
+    assert package in run.summary
+
+
+@pytest.mark.parametrize(("version", "says"), [("3.8", "needs Python 3.9 or newer"),
+                                                ("latest-ish", "takes a CPython version such as 3.12")])
+def test_python_version_is_checked_before_anything_runs(github: FakeGitHub, tmp_path: Path, version: str,
+                                                        says: str) -> None:
+    workspace = make_workspace(tmp_path)
+    run = run_action(workspace, tmp_path / "files", github.url,
+                     {"working-directory": "examples/clean", "python-version": version})
+    assert run.status == 2 and run.outputs["status"] == "error"
+    assert says in run.annotations()[0] and "python-version" in run.annotations()[0]

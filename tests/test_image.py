@@ -12,7 +12,9 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,18 +46,23 @@ def image() -> Iterator[str]:
     yield IMAGE
 
 
-def test_image_checks_drift_like_the_runner_runs_it(image: str, tmp_path: Path) -> None:
-    workspace = make_workspace(tmp_path)
+@dataclass
+class ContainerRun:
+    status: int
+    stdout: str
+    stderr: str
+    comments: list[dict[str, Any]]
+    requests: list[tuple[str, str]]
+    file_commands: Path
+
+
+def run_container(image: str, tmp_path: Path, workspace: Path, inputs: dict[str, str]) -> ContainerRun:
+    """Runs the image as the runner runs a Docker action, against the fake GitHub API."""
     home, workflow, file_commands = (tmp_path / name for name in ("home", "workflow", "file_commands"))
     for folder in (home, workflow, file_commands):
-        folder.mkdir()
+        folder.mkdir(parents=True)
     (workflow / "event.json").write_text(json.dumps(pull_request_payload(base_sha=head_commit(workspace))))
-    # real projects need extensions: pgvector and the contrib ones come with the image
-    (workspace / "examples/drift/extensions.sql").write_text(
-        "CREATE EXTENSION vector;\nCREATE EXTENSION pg_trgm;\nCREATE EXTENSION citext;\n"
-        "SELECT '[1,2,3]'::vector(3) <-> '[1,2,4]'::vector(3);\n")
     subprocess.run(["chown", "-R", "1001:1001", str(workspace)], check=True)  # the runner's user owns it
-
     with FakeGitHub() as github:
         environment = {
             "HOME": "/github/home",
@@ -70,13 +77,8 @@ def test_image_checks_drift_like_the_runner_runs_it(image: str, tmp_path: Path) 
             "GITHUB_WORKSPACE": "/github/workspace",
             "GITHUB_OUTPUT": "/github/file_commands/set_output_1",
             "GITHUB_STEP_SUMMARY": "/github/file_commands/step_summary_1",
-            "INPUT_WORKING-DIRECTORY": "examples/drift",
             "INPUT_GITHUB-TOKEN": "ghs_containertoken0123456789",
-            # apt works in the image: a project's install step may add system packages
-            "INPUT_INSTALL": "apt-get update -qq && apt-get install -y -qq --no-install-recommends libpq-dev "
-                             "&& echo \"apt installed: $(pg_config --version)\"",
-            "INPUT_COMMENT": "update",
-            "INPUT_SETUP-SQL": "extensions.sql",
+            **{f"INPUT_{name.upper()}": value for name, value in inputs.items()},
         }
         command = ["docker", "run", "--rm", "--network", "host", "--workdir", "/github/workspace",
                    "-v", f"{workspace}:/github/workspace", "-v", f"{home}:/github/home",
@@ -84,12 +86,30 @@ def test_image_checks_drift_like_the_runner_runs_it(image: str, tmp_path: Path) 
         for key, value in environment.items():
             command += ["-e", f"{key}={value}"]
         started = time.monotonic()
-        done = subprocess.run([*command, image], capture_output=True, text=True, timeout=600)
-        wall = time.monotonic() - started
-        print(f"container wall time: {wall:.1f} s\n{done.stdout}")
+        done = subprocess.run([*command, image], capture_output=True, text=True, timeout=900)
+        print(f"container wall time: {time.monotonic() - started:.1f} s\n{done.stdout}\n{done.stderr}")
         assert github.violations == []
+        return ContainerRun(done.returncode, done.stdout, done.stderr, github.all_comments(),
+                            list(github.requests), file_commands)
 
-    assert done.returncode == 1, done.stdout + done.stderr
+
+def test_image_checks_drift_like_the_runner_runs_it(image: str, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    # real projects need extensions: pgvector and the contrib ones come with the image
+    (workspace / "examples/drift/extensions.sql").write_text(
+        "CREATE EXTENSION vector;\nCREATE EXTENSION pg_trgm;\nCREATE EXTENSION citext;\n"
+        "SELECT '[1,2,3]'::vector(3) <-> '[1,2,4]'::vector(3);\n")
+    done = run_container(image, tmp_path, workspace, {
+        "working-directory": "examples/drift",
+        # apt works in the image: a project's install step may add system packages
+        "install": "apt-get update -qq && apt-get install -y -qq --no-install-recommends libpq-dev "
+                   "&& echo \"apt installed: $(pg_config --version)\"",
+        "comment": "update",
+        "setup-sql": "extensions.sql",
+    })
+    file_commands = done.file_commands
+
+    assert done.status == 1, done.stdout + done.stderr
     annotations = [line for line in done.stdout.splitlines() if line.startswith("::error ")]
     assert len(annotations) == 4
     assert all(line.startswith("::error file=examples/drift/app/models.py,line=") for line in annotations)
@@ -98,10 +118,10 @@ def test_image_checks_drift_like_the_runner_runs_it(image: str, tmp_path: Path) 
     assert "dpkg was interrupted" not in done.stdout + done.stderr
     assert "running setup SQL" in done.stdout  # CREATE EXTENSION vector worked
 
-    [comment] = github.all_comments()
+    [comment] = done.comments
     assert comment["body"].startswith("<!-- migration-check:sticky examples/drift:alembic.ini#alembic -->")
     assert "❌ migration-check failed: 4 errors" in comment["body"]
-    assert f"/issues/{PULL_NUMBER}/comments" in "".join(path for _, path in github.requests)
+    assert f"/issues/{PULL_NUMBER}/comments" in "".join(path for _, path in done.requests)
 
     outputs = read_outputs(file_commands / "set_output_1")
     assert outputs["status"] == "failed" and outputs["drift"] == "true" and outputs["errors"] == "4"
@@ -112,3 +132,57 @@ def test_image_checks_drift_like_the_runner_runs_it(image: str, tmp_path: Path) 
     assert report.stat().st_mode & 0o004, "the runner's user can read what the action wrote"
     assert report.stat().st_uid == 1001, "and owns it"
     assert (workspace / outputs["sarif"]).is_file()
+
+
+def _legacy_workspace(tmp_path: Path, requirements: str) -> Path:
+    workspace = tmp_path / "workspace"
+    shutil.copytree(REPO / "tests/projects/legacy-sqlalchemy14", workspace / "project",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (workspace / "project/requirements.txt").write_text(requirements)
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit",
+                                                "-qm", "base"]):
+        subprocess.run(["git", "-C", str(workspace), *args], check=True, capture_output=True)
+    return workspace
+
+
+def test_python_version_and_a_source_build_with_the_compiler_apt_installs(image: str, tmp_path: Path) -> None:
+    """`python-version` makes a virtualenv of that Python with migration-check in it; `pip` and `python` in the
+    install step are that virtualenv's, and the check runs there: here on SQLAlchemy 1.4 and a psycopg2 built
+    from source with the compiler and headers the install step adds through apt."""
+    workspace = _legacy_workspace(tmp_path, "sqlalchemy>=1.4,<1.5\nalembic>=1.9,<1.10\npsycopg2\n")
+    done = run_container(image, tmp_path, workspace, {
+        "working-directory": "project",
+        "python-version": "3.13",
+        "install": "apt-get update -qq && apt-get install -y -qq --no-install-recommends build-essential libpq-dev "
+                   "python3-dev >/dev/null && pip install --no-binary psycopg2 -r requirements.txt && python -c "
+                   "'import sqlalchemy, sys; print(\"installed into\", sys.prefix, \"SQLAlchemy\", "
+                   "sqlalchemy.__version__)'",
+        "comment": "off",
+    })
+    assert done.status == 0, done.stdout + done.stderr
+    assert "the check runs on Python 3.13" in done.stdout
+    assert "Created wheel for psycopg2" in done.stdout, "psycopg2 was compiled"
+    assert "installed into /tmp/migration-check-python-" in done.stdout and "SQLAlchemy 1.4." in done.stdout
+    assert "driver psycopg2" in done.stdout
+    assert read_outputs(done.file_commands / "set_output_1")["status"] == "passed"
+
+
+def test_a_python_that_cannot_be_had_and_a_source_build_without_its_tools_say_why(image: str,
+                                                                                   tmp_path: Path) -> None:
+    workspace = _legacy_workspace(tmp_path, "sqlalchemy>=1.4,<1.5\nalembic>=1.9,<1.10\npsycopg2\n")
+    done = run_container(image, tmp_path / "unknown", workspace, {
+        "working-directory": "project", "python-version": "3.99", "comment": "off"})
+    assert done.status == 2, done.stdout + done.stderr
+    assert read_outputs(done.file_commands / "set_output_1")["status"] == "error"
+    summary = (done.file_commands / "step_summary_1").read_text()
+    assert "Finding or downloading Python 3.99 failed" in summary
+    assert "leave `python-version` out for the image's Python 3.13" in summary
+
+    done = run_container(image, tmp_path / "no-compiler", workspace, {
+        "working-directory": "project",
+        "install": "uv pip install --no-binary psycopg2 -r requirements.txt", "comment": "off"})
+    assert done.status == 2, done.stdout + done.stderr
+    [annotation] = [line for line in done.stdout.splitlines() if line.startswith("::error")]
+    assert "The cause: a package builds from source and the image has no C compiler" in annotation
+    summary = (done.file_commands / "step_summary_1").read_text()
+    assert "apt-get install -y --no-install-recommends build-essential libpq-dev python3-dev" in summary

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import sqlalchemy as sa
 from alembic import autogenerate
@@ -682,7 +682,7 @@ class StepResult:
     taken_back: bool  # after this step the database is again where the step's undo group began
 
 
-Observer = Callable[[int, Any, StepResult | None], None]
+Observer = Callable[[int, Any, Optional[StepResult]], None]  # Optional: evaluated at import, on Python 3.9 too
 
 
 BEFORE_FIRST_STEP = -1  # the index run_steps() observes before the first step

@@ -20,9 +20,9 @@ from migration_check.config import (
     with_settings_file,
 )
 from migration_check.database import TMPDIR_ENV
-from migration_check.errors import EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK, CheckError, UsageError
+from migration_check.errors import EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK, CheckError, Interrupted, UsageError
 from migration_check.findings import Report, Severity
-from migration_check.github import annotations, install
+from migration_check.github import annotations, install, python_env
 from migration_check.github.api import GitHub, GitHubError
 from migration_check.github.comment import comment_body, publish
 from migration_check.github.event import RunContext
@@ -225,6 +225,28 @@ def _choose_scratch_folder() -> None:
         os.environ.setdefault(TMPDIR_ENV, str(RUNNER_HOME))
 
 
+def _check_in_chosen_python(inputs: ActionInputs, context: RunContext, config: CheckConfig) -> int:
+    """The `python-version` input: the project's dependencies go into a virtualenv of that Python, and the check
+    runs there, in a child process; the virtualenv is removed afterwards."""
+    chosen = python_env.prepare(inputs.python_version)
+    try:
+        environ = chosen.environ()
+        install.run(install.plan(inputs.install, config.alembic.project_dir, context.workspace,
+                                 str(chosen.python)), config.alembic.project_dir, environ)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        child = subprocess.Popen([str(chosen.python), "-m", "migration_check.github"],
+                                 env={**environ, INSTALLED_ENV: "1"})
+        # A signal to this process (the container's first) goes on to the check, which cleans up and reports.
+        with signals.stop_work_on_interrupt(child.terminate):
+            try:
+                return child.wait()
+            except Interrupted:
+                return child.wait()
+    finally:
+        chosen.remove()
+
+
 def main() -> int:
     signals.install()
     redact.redact_standard_streams()
@@ -235,15 +257,17 @@ def main() -> int:
         context = RunContext.from_environment()
         _trust_workspace()
         config = _config(inputs, context)
-        if os.environ.get(INSTALLED_ENV) != "1" and install.run(
-                install.plan(inputs.install, config.alembic.project_dir, context.workspace),
-                config.alembic.project_dir):
-            # What the project installed may replace packages this process has loaded (a SQLAlchemy 1.4 pin):
-            # start again, so that everything is imported from the environment as it is now.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.execve(sys.executable, [sys.executable, "-m", "migration_check.github"],
-                      {**os.environ, INSTALLED_ENV: "1"})
+        if os.environ.get(INSTALLED_ENV) != "1":
+            if inputs.python_version:
+                return _check_in_chosen_python(inputs, context, config)
+            if install.run(install.plan(inputs.install, config.alembic.project_dir, context.workspace),
+                           config.alembic.project_dir):
+                # What the project installed may replace packages this process has loaded (a SQLAlchemy 1.4
+                # pin): start again, so that everything is imported from the environment as it is now.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.execve(sys.executable, [sys.executable, "-m", "migration_check.github"],
+                          {**os.environ, INSTALLED_ENV: "1"})
         from migration_check.pipeline import run_check
 
         report = run_check(config, Progress(sys.stdout, color=True))

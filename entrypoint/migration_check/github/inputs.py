@@ -23,6 +23,7 @@ DEFAULTS: dict[str, str] = {
     "alembic-config": "",
     "alembic-name": "alembic",
     "install": "auto",
+    "python-version": "",
     "database-url": "",
     "url-env": "",
     "url-parts": "",
@@ -103,6 +104,7 @@ class ActionInputs:
     alembic_config: str
     alembic_name: str
     install: str
+    python_version: str
     database_url: str
     url_env: tuple[str, ...]
     url_parts: tuple[str, ...]
@@ -129,6 +131,7 @@ class ActionInputs:
             alembic_config=_raw(environ, "alembic-config"),
             alembic_name=_raw(environ, "alembic-name"),
             install=_raw(environ, "install"),
+            python_version=_raw(environ, "python-version"),
             database_url=_raw(environ, "database-url"),
             url_env=parse_list("url-env", _raw(environ, "url-env")),
             url_parts=parse_list("url-parts", _raw(environ, "url-parts")),

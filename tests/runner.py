@@ -63,8 +63,9 @@ def make_workspace(root: Path, examples: tuple[str, ...] = ("clean", "drift")) -
 
 
 def head_commit(workspace: Path) -> str:
-    return subprocess.run(["git", "-c", "safe.directory=*", "-C", str(workspace), "rev-parse", "HEAD"], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    # safe.directory: a test that ran the image has given the workspace to the runner's uid
+    return subprocess.run(["git", "-c", "safe.directory=*", "-C", str(workspace), "rev-parse", "HEAD"],
+                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 def read_outputs(path: Path) -> dict[str, str]:

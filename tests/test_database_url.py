@@ -220,3 +220,23 @@ def test_the_next_run_drops_what_a_killed_run_left(server: ThrowawayServer, tmp_
     assert "migration_check_0123456789ab" in before
     with server.connect("postgres") as conn:
         conn.execute("DROP DATABASE migration_check_0123456789ab")
+
+
+def test_starting_over_for_the_comparison_keeps_to_the_scratch_databases(server: ThrowawayServer,
+                                                                         tmp_path: Path) -> None:
+    """env.py commits each migration and a downgrade leaves a table behind: the scratch database is made again
+    from the copy kept after the setup SQL, under the same name, and both are dropped at the end."""
+    from history_projects import add, migration, repository
+
+    project, _base = repository(tmp_path)
+    add(project, "0004_a.py", migration(
+        "0004", "0003", "touch agents", 'op.execute("UPDATE agents SET name = name")',
+        'op.create_table("leftover", sa.Column("id", sa.Integer(), primary_key=True))'))
+    edit(project / "migrations/env.py", "compare_type=True)", "compare_type=True, transaction_per_migration=True)")
+    (project / "setup.sql").write_text("CREATE SCHEMA reporting;\n")
+    before = _databases(server)
+    run = check(project, "--database-url", server.url(), "--setup-sql", str(project / "setup.sql"),
+                "--fail-on", "never", tmp_path=tmp_path)
+    assert run.report is not None, run.stderr
+    assert run.rules() == ["roundtrip-mismatch"], run.stdout
+    assert _databases(server) == before

@@ -304,6 +304,10 @@ class AlembicProject:
         self.scratch_url = make_url(url)
         self.scratch_identity = identity
 
+    def scratch_database_recreated(self, identity: Identity) -> None:
+        """The scratch database was made again under its name: the same URL now leads to a new database."""
+        self.scratch_identity = identity
+
     def _environment(
         self, fn: Callable[[Any, Any], list[Any]], observe: Observer | None = None, **options: Any
     ) -> tuple[EnvironmentContext, _RunState]:

@@ -21,8 +21,8 @@ import tempfile
 import time
 import uuid
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -70,6 +70,32 @@ class ServerBinaries:
     roots: tuple[Path, ...]
 
 
+class _Maintenance:
+    """The server-side work on the scratch database itself (copy it, create it again), through a session on
+    another database of the server: the throwaway server's `postgres`, or the session that created the scratch
+    database on a given server (whose comment names that session, so that it is never taken for abandoned)."""
+
+    def __init__(self, connect: Callable[[], contextlib.AbstractContextManager[psycopg.Connection]],
+                 marked: bool) -> None:
+        self.connect = connect
+        self.marked = marked
+        self.copies: list[str] = []
+
+    def create(self, name: str, template: str | None = None) -> None:
+        with self.connect() as admin:
+            statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template:
+                statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            admin.execute(statement)
+            if self.marked:
+                _mark_as_ours(admin, name)
+
+    def drop(self, name: str) -> None:
+        with self.connect() as admin:
+            _end_sessions(admin, name)
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+
+
 @dataclass(frozen=True)
 class ScratchDatabase:
     """A database that exists for this run only."""
@@ -81,6 +107,21 @@ class ScratchDatabase:
     name: str
     info: ServerInfo
     query: tuple[tuple[str, str], ...] = ()
+    maintenance: _Maintenance | None = field(default=None, compare=False, repr=False)
+
+    def keep_starting_point(self) -> None:
+        """Copy the database as it is now (after the setup SQL, before any migration), for start_over()."""
+        assert self.maintenance is not None and not self.maintenance.copies
+        copy = f"migration_check_{uuid.uuid4().hex[:12]}"
+        self.maintenance.create(copy, template=self.name)
+        self.maintenance.copies.append(copy)
+
+    def start_over(self) -> None:
+        """Make the database, under the same name, what it was before the first migration: a copy of the kept
+        starting point, or else a new empty database. The caller's connections to it must be closed."""
+        assert self.maintenance is not None
+        self.maintenance.drop(self.name)
+        self.maintenance.create(self.name, template=(self.maintenance.copies or [None])[0])
 
     def url(self, driver: str | None) -> URL:
         """postgresql+driver://, or plain postgresql:// without a driver."""
@@ -510,8 +551,10 @@ def throwaway_database(binaries: ServerBinaries, port: int | None = None) -> Ite
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         info = ServerInfo("embedded", binaries.version, binaries.source, name, server.stand_in_extensions)
         redact.register(server.password)
+        maintenance = _Maintenance(server.connect, marked=False)  # the whole server goes at the end
         with signals.stop_work_on_interrupt(server.begin_shutdown):
-            yield ScratchDatabase("127.0.0.1", server.port, SERVER_USER, server.password, name, info)
+            yield ScratchDatabase("127.0.0.1", server.port, SERVER_USER, server.password, name, info,
+                                  maintenance=maintenance)
     finally:
         server.close()
 
@@ -563,12 +606,15 @@ def scratch_database_on(database_url: str) -> Iterator[ScratchDatabase]:
                 f"Cannot create a scratch database on {_redacted(url)}: {str(exc).strip()}",
                 fix="Give a user with the CREATEDB privilege in --database-url.",
             ) from None
+        maintenance = _Maintenance(lambda: contextlib.nullcontext(admin), marked=True)
         try:
             _mark_as_ours(admin, name)
             info = ServerInfo("external", version, f"{host}:{port}", name)
             with signals.stop_work_on_interrupt(lambda: _end_sessions(admin, name)):
-                yield ScratchDatabase(host, port, user, url.password, name, info, query)
+                yield ScratchDatabase(host, port, user, url.password, name, info, query, maintenance)
         finally:
+            for copy in maintenance.copies:
+                _drop_database(admin, copy)
             _drop_database(admin, name)
 
 

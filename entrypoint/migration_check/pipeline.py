@@ -38,7 +38,7 @@ from migration_check.stages.compare import check_models
 from migration_check.stages.graph import UNLOADABLE_GRAPH
 from migration_check.stages.naming import check_long_names_in_migrations, check_names
 from migration_check.stages.registration import check_registration
-from migration_check.stages.roundtrip import RoundTrip
+from migration_check.stages.roundtrip import RoundTrip, listed_revisions
 from migration_check.stages.setup import run_setup
 from migration_check.stages.static import check_against_base, check_files, read_scripts, revisions_at
 
@@ -191,6 +191,10 @@ def _run_stages(
         if preset or config.setup_sql:
             with progress.step("setup", "running setup SQL") as note:
                 ran = run_setup(database, preset, config.setup_sql)
+                if config.roundtrip_mode != "off" and "apply" in config.stages:
+                    # roles and extensions the setup made cannot simply be made again: keep a copy to start over
+                    # from, should the round trip change the schema for good
+                    database.keep_starting_point()
                 note.text = counted(ran, "script")
 
         if "apply" not in config.stages:
@@ -208,6 +212,8 @@ def _run_stages(
                 report.skipped.extend(outcome.notes)
                 failures = [f for f in outcome.findings if f.rule == UPGRADE_FAILED.id]
                 note.findings(outcome.findings, prefix=_steps_ran(outcome.steps, outcome.planned))
+            if outcome.changed_for_good:
+                failures = _start_over(project, database, root, outcome.changed_for_good, report, progress)
             if not outcome.at_head:
                 round_trip = None  # the database is not where the downgrade to base would start
                 if not failures:
@@ -244,6 +250,23 @@ def _run_stages(
                 found, ran = round_trip.down_to_base(note.advance)
                 report.findings.extend(found)
                 note.findings(found, prefix=_steps_ran(ran, len(round_trip.order)))
+
+
+def _start_over(project: AlembicProject, database: ScratchDatabase, root: Path, changed: list[str],
+                report: Report, progress: Progress) -> list[Finding]:
+    """The models are compared on a database that only ever went up: when the round trip left its mark (env.py
+    commits each migration, so a downgrade that leaves something behind stays), build it again from scratch."""
+    with progress.step("upgrade", "applying the migrations again from scratch for the comparison") as note:
+        database.start_over()
+        project.scratch_database_recreated(database.identity())
+        failures = check_upgrade(project, root)
+        note.failed = bool(failures)
+        note.text = "failed" if failures else "done"
+    report.findings.extend(failures)
+    report.skipped.append(
+        f"compare: the round trip changed the schema for good at {listed_revisions(changed)} (env.py commits each "
+        "migration, so it could not be taken back): the database was built again from scratch for the comparison")
+    return failures
 
 
 def _steps_ran(ran: int, planned: int) -> str:

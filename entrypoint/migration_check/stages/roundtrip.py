@@ -50,6 +50,9 @@ class RoundTripOutcome:
     steps: int = 0  # the steps that ran
     planned: int = 0
     stopped_at: str | None = None  # the revision whose failing step ended the stairway
+    # Revisions whose round trip changed the schema for good (env.py committed each migration, so the savepoint
+    # could not take it back): the database must start over before the models are compared.
+    changed_for_good: list[str] = field(default_factory=list)
 
 
 def _stairway_plan(order: list[str], prefix: list[str], irreversible: set[str]) -> list[tuple[str, Step]]:
@@ -191,6 +194,8 @@ class RoundTrip:
             # PostgreSQL 18's NOT NULL constraints are left out: the columns' definitions say NOT NULL, and a
             # constraint's name (taken from the table's name at the time) is no difference a migration can make
             changes = tracker.view(tracker.state, scope).changes(tracker.view(expected, scope)).without_not_null()
+            if role == RE_UP:  # what the downgrade left behind is its finding, not the re-upgrade's as well
+                changes = changes.without(self.reported)
             if changes.lines():
                 code = None
                 if rule is ROUNDTRIP_MISMATCH:
@@ -226,19 +231,16 @@ class RoundTrip:
                 outcome.notes.append(
                     f"roundtrip: stopped at revision {step.revision} after {run.ran} of {len(plan)} steps; "
                     f"{counted(len(unchecked), 'revision')} above it {_were(unchecked)} not checked "
-                    f"({_listed(unchecked)})")
+                    f"({listed_revisions(unchecked)})")
         if run.skipped:
             outcome.notes.append(
-                f"roundtrip: {_listed(self.failed_downgrades)} {_were(self.failed_downgrades)} not applied again "
-                "(upgrade-not-idempotent not checked), since the downgrade failed")
+                f"roundtrip: {listed_revisions(self.failed_downgrades)} {_were(self.failed_downgrades)} not applied "
+                "again (upgrade-not-idempotent not checked), since the downgrade failed")
         changed_by_trip = sorted({f.revision for f in outcome.findings if f.revision in self.went_through
                                   and f.rule in (ROUNDTRIP_MISMATCH.id, UPGRADE_NOT_IDEMPOTENT.id)},
                                  key=self.order.index)
-        if changed_by_trip and run.stopped is None:
-            outcome.notes.append(
-                f"compare: the database had been downgraded and upgraded again at {_listed(changed_by_trip)}, and "
-                "env.py commits each migration, so that could not be taken back: model-drift may repeat what the "
-                "round trip found there")
+        if run.stopped is None:
+            outcome.changed_for_good = changed_by_trip
         if self.full and not self.irreversible:
             if run.stopped is not None:
                 outcome.notes.append(f"to-base: not run, since the round trip stopped at revision "
@@ -296,7 +298,7 @@ class RoundTrip:
                        f"{failure.error.splitlines()[0]}", file, failure.line, step.revision, details)
 
 
-def _listed(revisions: list[str], most: int = 8) -> str:
+def listed_revisions(revisions: list[str], most: int = 8) -> str:
     shown = ", ".join(revisions[:most]) + (f" and {len(revisions) - most} more" if len(revisions) > most else "")
     return ("revision " if len(revisions) == 1 else "revisions ") + shown
 

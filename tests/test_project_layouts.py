@@ -81,3 +81,25 @@ def test_a_script_location_inside_a_package_that_reads_its_settings_at_import(tm
                   report=tmp_path / "report.json")
     assert run.status == 0, run.stdout + run.stderr
     assert run.report is not None and run.report["findings"] == []
+
+
+def test_drift_of_a_plugins_model_points_at_the_project_and_names_the_model(tmp_path: Path) -> None:
+    """A plugin, outside the repository, adds a model to the project's Base; env.py loads it. The missing
+    migration's finding is placed on the line of env.py that hands the models to Alembic, and names the model
+    and its file: a finding without a place is no annotation at all."""
+    project = copy_example("clean", tmp_path)
+    plugin = tmp_path / "plugins" / "acme_tags"
+    plugin.mkdir(parents=True)
+    (plugin / "__init__.py").write_text("")
+    (plugin / "models.py").write_text(
+        "from sqlalchemy.orm import Mapped, mapped_column\n\nfrom app.models import Base\n\n\n"
+        "class Tag(Base):\n    __tablename__ = \"tags\"\n\n    id: Mapped[int] = mapped_column(primary_key=True)\n")
+    edit(project / "migrations/env.py", "from app.models import Base\n",
+         f"from app.models import Base\nimport sys\nsys.path.insert(0, {str(plugin.parent)!r})\n"
+         "import acme_tags.models  # noqa: E402,F401\n")
+    run = run_cli("check", project, "--fail-on", "never", report=tmp_path / "report.json")
+    assert run.report is not None, run.stderr
+    [drift] = [f for f in run.report["findings"] if f["rule"] == "model-drift"]
+    assert drift["details"]["op"] == "add_table" and drift["details"]["table"] == "tags"
+    assert (drift["file"], drift["line"]) == ("migrations/env.py", 15), drift
+    assert f"acme_tags.models.Tag in {plugin / 'models.py'}:6" in drift["message"]

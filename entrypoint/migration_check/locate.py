@@ -8,11 +8,13 @@ Table("name", ...) calls (Core).
 from __future__ import annotations
 
 import ast
+import inspect
 import os
 import sys
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -162,3 +164,27 @@ class ModelIndex:
         """Where a table's own constraints are written: __table_args__, else the class or Table() line."""
         source = self._tables.get(table or "")
         return (source.args or source.location) if source else None
+
+
+def mapped_class_source(table: Any) -> tuple[str, Location] | None:
+    """The mapped class of a Table, from SQLAlchemy's registries ('module.Class', where it is defined): for
+    models that the source index does not see, such as a plugin's in an installed package."""
+    try:
+        from sqlalchemy.orm import mapperlib
+
+        registries = list(getattr(mapperlib, "_mapper_registries", {}))  # SQLAlchemy 1.4 and 2.x keep them so
+    except ImportError:
+        return None
+    for registry in registries:
+        for mapper in list(getattr(registry, "mappers", ())):
+            if table not in getattr(mapper, "tables", ()):
+                continue
+            cls = mapper.class_
+            try:
+                file = inspect.getsourcefile(cls)
+                _, line = inspect.getsourcelines(cls)
+            except (OSError, TypeError):
+                continue
+            if file:
+                return f"{cls.__module__}.{cls.__qualname__}", Location(Path(file).resolve(), max(line, 1))
+    return None

@@ -291,7 +291,7 @@ def _run_model_stages(
         with progress.step("compare", "comparing the models with the database") as note:
             comparison = project.compare(excluded)
             models = ModelIndex.from_loaded_modules(skip=project.version_folders())
-            drift, report.suggested_migration = check_models(comparison, models, root, scripts)
+            drift, report.suggested_migration = check_models(comparison, models, root, scripts, project.env_py)
             drift += check_registration(comparison.metadata, models, project.version_folders(), root,
                                         project.env_py, project.location.project_dir)
             report.findings.extend(drift)

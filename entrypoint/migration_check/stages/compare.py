@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 from migration_check.alembic_runner import Comparison
 from migration_check.findings import Finding
 from migration_check.history.scripts import MigrationScript
-from migration_check.locate import Location, ModelIndex
+from migration_check.locate import Location, ModelIndex, mapped_class_source
 from migration_check.rules import MODEL_DRIFT
 
 _DIALECT = postgresql.dialect()
@@ -211,11 +211,50 @@ def _migration_location(details: dict[str, Any], scripts: list[MigrationScript])
     return None
 
 
+def _model_table(comparison: Comparison, details: dict[str, Any]) -> Any:
+    key = _qualified(details.get("schema"), details.get("table"))
+    return next((metadata.tables[key] for metadata in comparison.metadata if key in metadata.tables), None)
+
+
+def _inside(file: Path, root: Path) -> bool:
+    return file.resolve().is_relative_to(root.resolve())
+
+
+def _metadata_line(env_py: Path | None) -> Location | None:
+    """Where env.py hands the models to Alembic (its target_metadata), the project's own line for models that
+    are defined outside it."""
+    if env_py is None:
+        return None
+    try:
+        lines = env_py.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    spelled = [number for number, text in enumerate(lines, start=1) if "target_metadata" in text]
+    assigned = [number for number in spelled if re.match(r"\s*target_metadata\s*[:=]", lines[number - 1])]
+    return Location(env_py, (assigned or spelled or [1])[0])
+
+
 def check_models(comparison: Comparison, models: ModelIndex, root: Path,
-                 scripts: list[MigrationScript] | None = None) -> tuple[list[Finding], str | None]:
+                 scripts: list[MigrationScript] | None = None,
+                 env_py: Path | None = None) -> tuple[list[Finding], str | None]:
     findings = []
     for diff in comparison.diffs:
         message, details = describe(diff)
-        location = _model_location(details, models) or _migration_location(details, scripts or [])
+        location = _model_location(details, models)
+        if details["op"] != "remove_table" and (location is None or not _inside(location.file, root)):
+            # a model outside the project (a plugin's, an installed package's): say where it is, and point at
+            # the line of env.py that brings it into the comparison
+            table = _model_table(comparison, details)
+            source = mapped_class_source(table) if table is not None else None
+            outside = source[1] if source else location
+            if source and _inside(source[1].file, root):
+                location = source[1]  # the project's, written in a way the source index does not read
+            elif outside is not None:
+                model = f"{source[0]} in {outside.file}:{outside.line}" if source else \
+                    f"{outside.file}:{outside.line}"
+                message += f" (the model is defined outside the project: {model})"
+                details["model_source"] = model
+                location = _metadata_line(env_py)
+        location = location or _migration_location(details, scripts or [])
         findings.append(MODEL_DRIFT.at(message, location, root, **details))
     return findings, suggested_migration(comparison.upgrade_code, comparison.downgrade_code)

@@ -144,3 +144,33 @@ def test_scratch_folder_setting_that_cannot_be_used(problem: str, tmp_path: Path
     run = check(EXAMPLES / "clean", tmp_path=tmp_path, env={"MIGRATION_CHECK_TMPDIR": str(folder)})
     assert_cannot_run(run, f"MIGRATION_CHECK_TMPDIR names {folder}", "fix:")
     assert "Traceback" not in run.stderr
+
+
+def test_an_ini_without_script_location_names_the_folder_that_has_env_py(tmp_path: Path) -> None:
+    """Seen in pytest-alembic's examples, which default script_location to migrations: Alembic itself does not."""
+    project = copy_example("clean", tmp_path)
+    edit(project / "alembic.ini", "script_location = %(here)s/migrations\n", "")
+    run = check(project, tmp_path=tmp_path)
+    assert_cannot_run(run, str(project / "alembic.ini"), "No 'script_location' key",
+                      "Add `script_location = migrations` to the [alembic] section")
+
+
+def test_a_migrations_folder_without_env_py(tmp_path: Path) -> None:
+    project = copy_example("clean", tmp_path)
+    (project / "migrations/env.py").unlink()
+    run = check(project, tmp_path=tmp_path)
+    assert_cannot_run(run, "migrations/ has no env.py", "`alembic init` writes one")
+    assert "Can't find Python file" not in run.stderr
+
+
+def test_a_version_table_schema_that_nothing_creates_says_where_it_comes_from(tmp_path: Path) -> None:
+    project = copy_example("clean", tmp_path)
+    edit(project / "migrations/env.py", "compare_type=True)", "compare_type=True, version_table_schema=\"meta\")")
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    assert run.report is not None, run.stderr
+    [failed] = [f for f in run.report["findings"] if f["rule"] == "upgrade-failed"]
+    assert failed["details"]["hint"].startswith("Alembic creates its version table in schema meta "
+                                                "(version_table_schema in env.py's configure())")
+    (project / "meta.sql").write_text("CREATE SCHEMA meta;\n")
+    run = check(project, "--setup-sql", str(project / "meta.sql"), tmp_path=tmp_path)
+    assert run.status == 0, run.stdout + run.stderr

@@ -211,14 +211,27 @@ class AlembicProject:
             try:
                 script = ScriptDirectory.from_config(self.config)
             except Exception as exc:  # alembic.util.CommandError for a missing script_location
+                candidates = sorted(str(env.parent.relative_to(self.location.project_dir))
+                                    for env in self.location.project_dir.glob("*/env.py"))
                 raise UsageError(
                     f"Alembic cannot find the migration scripts: {_first_line(str(exc))}",
-                    fix="Set script_location in the Alembic configuration to the folder that holds env.py.",
+                    fix=f"Add `script_location = {candidates[0]}` to the [alembic] section ({candidates[0]}/ holds "
+                    "env.py)." if candidates else
+                    "Set script_location in the Alembic configuration to the folder that holds env.py.",
                     file=self.location.main_file,
                 ) from None
             sys.path[:len(sys.path) - prepended] = [os.path.abspath(entry)
                                                     for entry in sys.path[:len(sys.path) - prepended]]
             script.dir = os.path.abspath(script.dir)
+            if not (Path(script.dir) / "env.py").is_file():
+                raise UsageError(
+                    f"{os.path.relpath(script.dir, self.location.project_dir)}/ has no env.py: Alembic runs the "
+                    "migrations through it, and so does the check.",
+                    fix="Create env.py there (`alembic init` writes one: run it in another folder and copy its "
+                    "env.py), configured with your models' target_metadata; or point script_location at the "
+                    "folder that has it.",
+                    file=self.location.main_file,
+                )
             folders = script.version_locations if version_locations is None else version_locations
             if folders:  # None on Alembic before 1.10 when alembic.ini names none
                 script.version_locations = [

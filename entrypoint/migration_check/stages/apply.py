@@ -31,6 +31,11 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
      "(Debian's postgresql package) or --database-url."),
     (re.compile(r'function (?P<name>gen_random_uuid|uuid_generate_v4|similarity)\(.*\) does not exist'),
      "The function comes from an extension (pgcrypto, uuid-ossp, pg_trgm): create it with --setup-sql."),
+    (re.compile(r'(?s)schema "(?P<name>[^"]+)" does not exist.*CREATE TABLE "?(?P=name)"?\."?\w*version\w*"? \('),
+     "Alembic creates its version table in schema {name} (version_table_schema in env.py's configure()) before "
+     "the first migration runs, so that schema must exist first: create it with --setup-sql (CREATE SCHEMA "
+     "{name};), or in env.py before run_migrations() (connection.execute(text('CREATE SCHEMA IF NOT EXISTS "
+     "{name}')), then commit)."),
     (re.compile(r'schema "(?P<name>[^"]+)" does not exist'),
      "If the schema is created outside the migrations, create it with --setup-sql; otherwise add a migration "
      "that creates it."),

@@ -174,3 +174,18 @@ def test_a_version_table_schema_that_nothing_creates_says_where_it_comes_from(tm
     (project / "meta.sql").write_text("CREATE SCHEMA meta;\n")
     run = check(project, "--setup-sql", str(project / "meta.sql"), tmp_path=tmp_path)
     assert run.status == 0, run.stdout + run.stderr
+
+
+def test_a_schema_dump_of_pg_dump_17_6_or_later_runs_as_setup_sql(tmp_path: Path) -> None:
+    """pg_dump writes psql's \\restrict and \\unrestrict guards around a dump; the setup SQL runs through a driver,
+    so they are left out. Any other psql meta-command is named as such, at its line."""
+    dump = tmp_path / "bootstrap.sql"
+    dump.write_text("--\n-- PostgreSQL database dump\n--\n\n\\restrict jIxckrSDdDZIH4vC\n\n"
+                    "SET statement_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\n"
+                    "CREATE SCHEMA reporting;\n\n\\unrestrict jIxckrSDdDZIH4vC\n")
+    run = check(EXAMPLES / "clean", "--setup-sql", dump, tmp_path=tmp_path)
+    assert run.status == 0, run.stdout + run.stderr
+    (tmp_path / "report.json").unlink()
+    dump.write_text("CREATE SCHEMA reporting;\n\\connect postgres\nCREATE SCHEMA audit;\n")
+    run = check(EXAMPLES / "clean", "--setup-sql", dump, tmp_path=tmp_path)
+    assert_cannot_run(run, f"{dump}:2:", "That line is a psql meta-command, not SQL")

@@ -22,7 +22,7 @@ def test_the_generated_downgrade_that_keeps_the_enum_type_is_caught(tmp_path: Pa
     assert run.status == 1, run.stderr
     assert run.report is not None
     found = {(f["rule"], f["revision"], f["file"].split("flask-migrate/")[-1]) for f in run.report["findings"]}
-    assert found == {("roundtrip-mismatch", "e5a696689d90", FIRST), ("upgrade-not-idempotent", "e5a696689d90", FIRST)}
+    assert found == {("roundtrip-mismatch", "e5a696689d90", FIRST)}  # the failing re-upgrade is in its details
     [mismatch] = [f for f in run.report["findings"] if f["rule"] == "roundtrip-mismatch"]
     assert "enum type public.user_role" in mismatch["message"]
 

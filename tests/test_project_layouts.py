@@ -84,11 +84,12 @@ def test_a_script_location_inside_a_package_that_reads_its_settings_at_import(tm
 
 
 def test_drift_of_a_plugins_model_points_at_the_project_and_names_the_model(tmp_path: Path) -> None:
-    """A plugin, outside the repository, adds a model to the project's Base; env.py loads it. The missing
-    migration's finding is placed on the line of env.py that hands the models to Alembic, and names the model
-    and its file: a finding without a place is no annotation at all."""
+    """A plugin, installed (here into a folder of its own named site-packages, as pip --target makes), adds a
+    model to the project's Base; env.py loads it. The missing migration's finding is placed on the line of env.py
+    that hands the models to Alembic, and names the model and its file: a finding without a place is no
+    annotation at all."""
     project = copy_example("clean", tmp_path)
-    plugin = tmp_path / "plugins" / "acme_tags"
+    plugin = tmp_path / "vendor" / "site-packages" / "acme_tags"
     plugin.mkdir(parents=True)
     (plugin / "__init__.py").write_text("")
     (plugin / "models.py").write_text(

@@ -65,7 +65,9 @@ def test_an_enum_type_that_stays_behind(tmp_path: Path) -> None:
     run = check(project, "--fail-on", "never", tmp_path=tmp_path)
     differences = finding(run, "roundtrip-mismatch")["details"]["differences"]
     assert differences == ["left over: enum type public.agent_status (draft, live)"]
-    assert "upgrade-not-idempotent" in rules_of(run), "the second upgrade finds the type already there"
+    # the second upgrade finds the type already there: the same mistake, said in the mismatch, not again
+    assert "upgrade-not-idempotent" not in rules_of(run)
+    assert 'type "agent_status" already exists' in finding(run, "roundtrip-mismatch")["details"]["reupgrade"]
 
 
 def test_the_enum_dropped_too_passes(tmp_path: Path) -> None:
@@ -114,14 +116,28 @@ def test_an_async_env_py(tmp_path: Path) -> None:
 
 
 def test_upgrade_that_cannot_run_twice(tmp_path: Path) -> None:
+    """The downgrade leaves the sequence: one finding, the mismatch, which carries the re-upgrade's error."""
     project = project_with(tmp_path, ("0004_a.py", migration(
         "0004", "0003", "create the run number sequence", 'op.execute("CREATE SEQUENCE run_numbers")',
         'op.execute("SELECT 1")')))
     run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    mismatch = finding(run, "roundtrip-mismatch")
+    assert mismatch["details"]["differences"] == ["left over: sequence public.run_numbers"]
+    assert 'relation "run_numbers" already exists' in mismatch["details"]["reupgrade"]
+    assert rules_of(run) == ["roundtrip-mismatch"]
+
+
+SEED_ROW = "op.execute(\"INSERT INTO organizations (id, name, slug) VALUES (100, 'Seed', 'seed')\")"
+
+
+def test_data_a_downgrade_leaves_behind_makes_the_upgrade_fail_again(tmp_path: Path) -> None:
+    """The schema is back as it was, but the seeded row is not gone: applying the revision again fails."""
+    project = project_with(tmp_path, ("0004_a.py", migration(
+        "0004", "0003", "seed the first organization", SEED_ROW, 'op.execute("SELECT 1")')))
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
     again = finding(run, "upgrade-not-idempotent")
-    assert 'relation "run_numbers" already exists' in again["message"]
-    assert finding(run, "roundtrip-mismatch")["details"]["differences"] == [
-        "left over: sequence public.run_numbers"]
+    assert "duplicate key value violates unique constraint" in again["message"]
+    assert "roundtrip-mismatch" not in rules_of(run)
 
 
 def test_irreversible_migration_is_a_notice_and_skips_its_round_trip(tmp_path: Path) -> None:
@@ -237,7 +253,8 @@ def test_every_broken_downgrade_in_one_run(tmp_path: Path) -> None:
     assert 'index "ix_tag_id" does not exist' in failed[2]["message"]
     # 0005's downgrade does nothing: the column is left over, and adding it again fails; both are taken back
     assert finding(run, "roundtrip-mismatch")["revision"] == "0005"
-    assert finding(run, "upgrade-not-idempotent")["revision"] == "0005"
+    assert 'column "cost" of relation "runs" already exists' in finding(run, "roundtrip-mismatch")["details"][
+        "reupgrade"], "the failing re-upgrade is the same mistake, said once"
     skipped = run.report["skipped"]
     assert "roundtrip: revisions 0004, 0006, 0007 were not applied again (upgrade-not-idempotent not checked), " \
            "since the downgrade failed" in skipped
@@ -307,8 +324,9 @@ def test_a_failing_reupgrade_with_a_transaction_per_migration_is_reported_once(t
     edit(project / "migrations/env.py", "compare_type=True)", "compare_type=True, transaction_per_migration=True)")
     run = check(project, "--fail-on", "never", tmp_path=tmp_path)
     assert run.report is not None
-    assert finding(run, "upgrade-not-idempotent")["revision"] == "0005"
-    assert "upgrade-failed" not in rules_of(run)
+    assert finding(run, "roundtrip-mismatch")["revision"] == "0005"
+    assert "already exists" in finding(run, "roundtrip-mismatch")["details"]["reupgrade"]
+    assert "upgrade-failed" not in rules_of(run) and "upgrade-not-idempotent" not in rules_of(run)
     assert any(s.startswith("upgrade: the database could not be brought to head, since revision 0005")
                for s in run.report["skipped"]), run.report["skipped"]
 

@@ -190,7 +190,8 @@ CASES: dict[str, tuple[Case, Case]] = {
     "roundtrip-mismatch": (full_history(("a.py", migration("0004", "0003", "add agent description",
                                                            downgrade='op.execute("SELECT 1")'))), GOOD_HISTORY),
     "upgrade-not-idempotent": (full_history(("a.py", migration(
-        "0004", "0003", "create the run number sequence", 'op.execute("CREATE SEQUENCE run_numbers")',
+        "0004", "0003", "seed the first organization",
+        "op.execute(\"INSERT INTO organizations (id, name, slug) VALUES (100, 'Seed', 'seed')\")",
         'op.execute("SELECT 1")'))), GOOD_HISTORY),
     "irreversible-migration": (full_history(("a.py", migration(
         "0004", "0003", "add agent description", downgrade="raise NotImplementedError",

@@ -33,6 +33,7 @@ from migration_check.config import AlembicLocation
 from migration_check.database import IDENTITY_SQL, Identity, identity_from
 from migration_check.errors import CheckError, ProjectLoadError, UsageError
 from migration_check.flask_app import application_context, needs_flask_app
+from migration_check.locate import INSTALLED_FILE
 
 _POINT_AT_SCRATCH = (
     "Make the project read its database URL from DATABASE_URL, or name the variable it reads with --url-env NAME. "
@@ -90,7 +91,6 @@ def _lines_in(exc: BaseException, files: set[Path]) -> list[tuple[Path, int]]:
 # anyio.from_thread.run(...), from anyio.from_thread import run, and helpers built on it (Prefect's
 # run_async_from_worker_thread): they work only in a worker thread that AnyIO started.
 _HANDS_BACK_TO_THE_LOOP = re.compile(r"\bfrom_thread\b|\brun_async_from_worker_thread\b")
-_INSTALLED = re.compile(r"[/\\](site|dist)-packages[/\\]")
 _OURS = str(Path(__file__).resolve().parent)
 
 
@@ -111,9 +111,23 @@ def _resource_folder(location: str | None) -> str | None:
     return str(folder) if folder.is_dir() else None
 
 
+def _from_an_enclosing_folder(location: str | None, project_dir: Path) -> str | None:
+    """A relative script_location that is missing from the project's folder but names it from an enclosing one
+    (an alembic.ini inside a package, `script_location = pkg/db/migrations`, which its team runs from the
+    repository root): that folder, when it holds env.py."""
+    if not location or os.path.isabs(location) or ":" in location or "%(" in location \
+            or (project_dir / location).is_dir():
+        return None
+    for folder in project_dir.parents:
+        candidate = folder / location
+        if (candidate / "env.py").is_file():
+            return str(candidate)
+    return None
+
+
 def _is_projects_own(filename: str, project: str) -> bool:
     """A frame of the project's own code: in its folder, but not in a virtualenv inside it, nor ours."""
-    return filename.startswith(project) and not _INSTALLED.search(filename) and not filename.startswith(_OURS)
+    return filename.startswith(project) and not INSTALLED_FILE.search(filename) and not filename.startswith(_OURS)
 
 
 def _first_line(text: str) -> str:
@@ -204,7 +218,9 @@ class AlembicProject:
         prepend_sys_path entries taken from the project's folder (Alembic takes them from the folder it runs in,
         and the project's folder is where its team runs it, wherever the check runs from)."""
         with self._project_cwd():
-            located = _resource_folder(self.config.get_main_option("script_location"))
+            configured = self.config.get_main_option("script_location")
+            located = _resource_folder(configured) or _from_an_enclosing_folder(configured,
+                                                                                self.location.project_dir)
             if located is not None:
                 self.config.set_main_option("script_location", located)
             prepended = len(sys.path)

@@ -10,11 +10,15 @@ from __future__ import annotations
 import ast
 import inspect
 import os
+import re
 import sys
 import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+# A file of an installed package, wherever its site-packages is (pip --target, a vendored folder on PYTHONPATH).
+INSTALLED_FILE = re.compile(r"[/\\](site|dist)-packages[/\\]")
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class ModelIndex:
         index = cls()
         for module in list(sys.modules.values()):
             file = getattr(module, "__file__", None)
-            if not file or not file.endswith(".py") or file.startswith(prefixes):
+            if not file or not file.endswith(".py") or file.startswith(prefixes) or INSTALLED_FILE.search(file):
                 continue
             path = Path(file).resolve()
             if not str(path).startswith(prefixes):

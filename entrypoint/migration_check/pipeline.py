@@ -30,8 +30,11 @@ from migration_check.rules import (
     DROP_UNNAMED_CONSTRAINT,
     FK_WITHOUT_INDEX,
     FLASK_AUTOGENERATE_COMMAND,
+    MISSING_DOWNGRADE,
+    ROUNDTRIP_MISMATCH,
     RULES,
     UPGRADE_FAILED,
+    UPGRADE_NOT_IDEMPOTENT,
 )
 from migration_check.stages.apply import check_upgrade
 from migration_check.stages.compare import check_models
@@ -106,16 +109,28 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
 
 
 def _one_finding_per_mistake(report: Report) -> None:
-    """A downgrade that fails at a line the static rules already blamed (drop_constraint(None, ...)) is one
-    mistake: the static finding, which says what to write, stays and carries the database's error."""
+    """One mistake, one finding, the one that says what to write:
+    - a downgrade that fails at a line the static rules already blamed (drop_constraint(None, ...)): the static
+      finding stays and carries the database's error;
+    - a downgrade that leaves the schema different (roundtrip-mismatch, with the code it needs) is also why a
+      downgrade() of `pass` was flagged (missing-downgrade) and why applying the revision again fails or differs
+      (upgrade-not-idempotent): the mismatch stays, and carries the re-upgrade's error."""
     static = {(f.file, f.line): f for f in report.findings if f.rule == DROP_UNNAMED_CONSTRAINT.id}
+    # the stairway's mismatches, one revision's downgrade each (not the downgrade to base's, below a revision)
+    mismatches = {f.revision: f for f in report.findings if f.rule == ROUNDTRIP_MISMATCH.id and f.revision
+                  and f.message.startswith("After downgrading revision")}
     kept = []
     for finding in report.findings:
         blamed = static.get((finding.file, finding.line)) if finding.rule == DOWNGRADE_FAILED.id else None
-        if blamed is None:
-            kept.append(finding)
-        else:
+        explained = mismatches.get(finding.revision) \
+            if finding.rule in (MISSING_DOWNGRADE.id, UPGRADE_NOT_IDEMPOTENT.id) else None
+        if blamed is not None:
             blamed.details.setdefault("downgrade_error", finding.details.get("error"))
+        elif explained is not None:
+            if finding.rule == UPGRADE_NOT_IDEMPOTENT.id:
+                explained.details.setdefault("reupgrade", finding.details.get("error") or finding.message)
+        else:
+            kept.append(finding)
     report.findings[:] = kept
 
 

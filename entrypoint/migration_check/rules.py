@@ -579,7 +579,8 @@ ROUNDTRIP_MISMATCH = register(
             "and schemas. It also writes the code that downgrade() lacks: the drops, and the re-creations from "
             "PostgreSQL's own definitions, in an order that works, and an enum value taken back by converting the "
             "columns that use the type; what cannot be written exactly (a function's body) is a comment saying "
-            "what to do."
+            "what to do. When applying R again then fails or differs because of what was left over, that is "
+            "said here (`details.reupgrade`), as is a downgrade() of `pass`: one mistake, one finding."
         ),
         why=(
             "A downgrade that \"works\" but leaves an enum type or an index behind breaks the next upgrade, or "
@@ -613,25 +614,28 @@ UPGRADE_NOT_IDEMPOTENT = register(
         fix="Make downgrade() undo everything upgrade() did, so that upgrading again starts from the same place.",
         what=(
             "After a downgrade, the round trip applies the revision again, and compares the schema with the one "
-            "the first upgrade built."
+            "the first upgrade built. Reported when the downgrade left the schema as it was, yet the second "
+            "upgrade fails or builds something else: rows the downgrade left (a seeded row that collides), state "
+            "outside the schema. Where the downgrade left schema objects behind, roundtrip-mismatch says it, with "
+            "the re-upgrade's error in its details."
         ),
         why=(
             "Rolling back and forward again is what a retried deployment does; if the second upgrade fails on "
-            "an object the downgrade left, the retry fails."
+            "what the downgrade left, the retry fails."
         ),
         bad=_dedent(
             """
             def upgrade():
-                op.execute("CREATE SEQUENCE run_numbers")
+                op.execute("INSERT INTO plans (id, name) VALUES (1, 'free')")
 
             def downgrade():
-                pass  # the sequence stays: CREATE SEQUENCE fails the second time
+                pass  # the row stays: the INSERT fails the second time
             """
         ),
         good=_dedent(
             """
             def downgrade():
-                op.execute("DROP SEQUENCE run_numbers")
+                op.execute("DELETE FROM plans WHERE id = 1")
             """
         ),
     )

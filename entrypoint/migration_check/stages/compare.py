@@ -241,17 +241,15 @@ def check_models(comparison: Comparison, models: ModelIndex, root: Path,
     for diff in comparison.diffs:
         message, details = describe(diff)
         location = _model_location(details, models)
-        if details["op"] != "remove_table" and (location is None or not _inside(location.file, root)):
-            # a model outside the project (a plugin's, an installed package's): say where it is, and point at
-            # the line of env.py that brings it into the comparison
+        if details["op"] != "remove_table" and location is None:
+            # not in the project's source: a model of an installed package (a plugin), found through SQLAlchemy's
+            # registry; say where it is, and point at the line of env.py that brings it into the comparison
             table = _model_table(comparison, details)
             source = mapped_class_source(table) if table is not None else None
-            outside = source[1] if source else location
             if source and _inside(source[1].file, root):
                 location = source[1]  # the project's, written in a way the source index does not read
-            elif outside is not None:
-                model = f"{source[0]} in {outside.file}:{outside.line}" if source else \
-                    f"{outside.file}:{outside.line}"
+            elif source:
+                model = f"{source[0]} in {source[1].file}:{source[1].line}"
                 message += f" (the model is defined outside the project: {model})"
                 details["model_source"] = model
                 location = _metadata_line(env_py)

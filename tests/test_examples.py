@@ -290,3 +290,17 @@ def test_the_models_of_another_migration_tree_are_not_reported(tmp_path: Path) -
     run = check(project, tmp_path=tmp_path)
     assert run.status == 0, run.stdout
     assert "model-not-imported" not in run.rules()
+
+
+def test_a_bootstrap_module_with_a_base_of_its_own_is_not_a_forgotten_model(tmp_path: Path) -> None:
+    """Seen in MLflow: initial_models.py holds the tables a create_all bootstrap makes before the first migration,
+    on a declarative_base() of its own. Nothing imports it while migrating, and it is not meant to be."""
+    project = copy_example("clean", tmp_path)
+    (project / "app/initial_models.py").write_text(
+        "from sqlalchemy import Column, Integer\nfrom sqlalchemy.orm import declarative_base\n\n"
+        "InitialBase = declarative_base()\n\n\n"
+        "class InitialSetting(InitialBase):\n    __tablename__ = 'settings'\n"
+        "    id = Column(Integer, primary_key=True)\n")
+    run = check(project, tmp_path=tmp_path)
+    assert run.status == 0, run.stdout
+    assert "model-not-imported" not in run.rules()

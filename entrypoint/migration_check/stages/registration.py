@@ -44,6 +44,26 @@ def _other_trees_import(path: Path, env_py: Path, project_dir: Path) -> bool:
     return False
 
 
+_BASE_MAKERS = {"declarative_base", "registry", "MetaData"}
+_BASE_CLASSES = {"DeclarativeBase", "DeclarativeBaseNoMeta"}
+
+
+def _declares_its_own_base(tree: ast.Module) -> bool:
+    """A module with a declarative base or MetaData of its own is a model set apart (a bootstrap's initial
+    models, another database's): its tables are not meant for target_metadata."""
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            if name in _BASE_MAKERS:
+                return True
+        if isinstance(node, ast.ClassDef) and any(
+                (base.id if isinstance(base, ast.Name) else getattr(base, "attr", None)) in _BASE_CLASSES
+                for base in node.bases):
+            return True
+    return False
+
+
 def _unimported(models: ModelIndex, skip: tuple[Path, ...]) -> Iterable[tuple[Path, list[tuple[str, int]]]]:
     """Files beside the loaded model files (their folders and subfolders) with mapped classes, not loaded."""
     loaded = _loaded_files()
@@ -64,7 +84,7 @@ def _unimported(models: ModelIndex, skip: tuple[Path, ...]) -> Iterable[tuple[Pa
                 except (SyntaxError, UnicodeDecodeError, OSError, ValueError):
                     continue
                 classes = mapped_classes(tree)
-                if classes:
+                if classes and not _declares_its_own_base(tree):
                     yield path, classes
 
 

@@ -418,3 +418,28 @@ def test_a_round_trip_that_env_py_commits_is_not_compared_with_the_models(tmp_pa
     assert any(s.startswith("compare: the round trip changed the schema for good at revision 0004")
                for s in run.report["skipped"]), run.report["skipped"]
     assert "compare" in run.report["timings"] and "to-base" in run.report["timings"]
+
+
+def test_a_revision_that_fails_only_in_a_command_of_its_own(tmp_path: Path) -> None:
+    """Seen in Optuna: two revisions use one enum type, and the second lets SQLAlchemy create it again. In one
+    `alembic upgrade head` SQLAlchemy remembers the type and skips it; applied by a command of its own, as an
+    incremental deployment applies it, the second fails. Said as such, and the models are still compared."""
+    project = project_with(
+        tmp_path,
+        ("0004_a.py", migration("0004", "0003", "create jobs",
+                                'op.create_table("jobs", sa.Column("id", sa.Integer(), primary_key=True), '
+                                'sa.Column("state", sa.Enum("queued", "done", name="job_state")))',
+                                'op.drop_table("jobs")\n    sa.Enum(name="job_state").drop(op.get_bind())')),
+        ("0005_a.py", migration("0005", "0004", "create job history",
+                                'op.create_table("job_history", sa.Column("id", sa.Integer(), primary_key=True), '
+                                'sa.Column("state", sa.Enum("queued", "done", name="job_state")))',
+                                'op.drop_table("job_history")')),
+    )
+    run = check(project, "--fail-on", "never", tmp_path=tmp_path)
+    assert run.report is not None, run.stderr
+    failed = finding(run, "upgrade-failed")
+    assert failed["revision"] == "0005" and 'type "job_state" already exists' in failed["message"]
+    assert "in one `alembic upgrade head` from an empty database it passes" in failed["message"]
+    assert "compare" in run.report["timings"]
+    assert {f["details"]["table"] for f in run.report["findings"] if f["rule"] == "model-drift"} == {
+        "jobs", "job_history"}, "compared at head"

@@ -272,16 +272,24 @@ def _run_stages(
                 note.findings(found, prefix=_steps_ran(ran, len(round_trip.order)))
 
 
-def _start_over(project: AlembicProject, database: ScratchDatabase, root: Path, changed: list[str],
-                report: Report, progress: Progress) -> list[Finding]:
-    """The models are compared on a database that only ever went up: when the round trip left its mark (env.py
-    commits each migration, so a downgrade that leaves something behind stays), build it again from scratch."""
-    with progress.step("upgrade", "applying the migrations again from scratch for the comparison") as note:
+def _upgrade_from_scratch_again(project: AlembicProject, database: ScratchDatabase, root: Path,
+                                progress: Progress, label: str) -> list[Finding]:
+    """The scratch database made again, as before the first migration, and upgraded to head in one command."""
+    with progress.step("upgrade", label) as note:
         database.start_over()
         project.scratch_database_recreated(database.identity())
         failures = check_upgrade(project, root)
         note.failed = bool(failures)
         note.text = "failed" if failures else "done"
+    return failures
+
+
+def _start_over(project: AlembicProject, database: ScratchDatabase, root: Path, changed: list[str],
+                report: Report, progress: Progress) -> list[Finding]:
+    """The models are compared on a database that only ever went up: when the round trip left its mark (env.py
+    commits each migration, so a downgrade that leaves something behind stays), build it again from scratch."""
+    failures = _upgrade_from_scratch_again(project, database, root, progress,
+                                           "applying the migrations again from scratch for the comparison")
     report.findings.extend(failures)
     report.skipped.append(
         f"compare: the round trip changed the schema for good at {listed_revisions(changed)} (env.py commits each "
@@ -295,12 +303,8 @@ def _upgrade_in_one_command(project: AlembicProject, database: ScratchDatabase, 
     When a revision fails there, try the whole history in one `alembic upgrade head` from scratch: if that
     passes (SQLAlchemy remembers, within one command, the enum types it has created, say), the failure is the
     incremental deployment's, the finding says so, and the models are compared on the database at head."""
-    with progress.step("upgrade", "applying the migrations from scratch in one command") as note:
-        database.start_over()
-        project.scratch_database_recreated(database.identity())
-        in_one = check_upgrade(project, root)
-        note.failed = bool(in_one)
-        note.text = "failed too" if in_one else "passed"
+    in_one = _upgrade_from_scratch_again(project, database, root, progress,
+                                         "applying the migrations from scratch in one command")
     if in_one:
         return failures  # the same failure: reported once, by the round trip
     said = {id(failure): dataclasses.replace(

@@ -92,8 +92,7 @@ class _Maintenance:
 
     def drop(self, name: str) -> None:
         with self.connect() as admin:
-            _end_sessions(admin, name)
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            _drop(admin, name)
 
 
 @dataclass(frozen=True)
@@ -675,9 +674,14 @@ def _end_sessions(admin: psycopg.Connection, name: str) -> None:
     )
 
 
-def _drop_database(admin: psycopg.Connection, name: str) -> None:
+def _drop(admin: psycopg.Connection, name: str) -> None:
     _end_sessions(admin, name)
+    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def _drop_database(admin: psycopg.Connection, name: str) -> None:
+    """At the end of a run: a database that cannot be dropped is a warning, not a reason to fail the run."""
     try:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        _drop(admin, name)
     except psycopg.Error as exc:
         print(f"migration-check: warning: could not drop scratch database {name}: {exc}", file=sys.stderr)

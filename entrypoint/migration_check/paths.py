@@ -24,3 +24,8 @@ def relative_to_root(path: Path | str | None, root: Path) -> str | None:
         return resolved.relative_to(root).as_posix()
     except ValueError:
         return resolved.as_posix()
+
+
+def is_inside(path: Path | str, root: Path) -> bool:
+    """Whether the path is in root's tree (relative_to_root spells it from root), after resolving both."""
+    return Path(path).resolve().is_relative_to(root.resolve())

@@ -42,7 +42,7 @@ from migration_check.stages.compare import check_models
 from migration_check.stages.graph import UNLOADABLE_GRAPH
 from migration_check.stages.naming import check_long_names_in_migrations, check_names
 from migration_check.stages.registration import check_registration
-from migration_check.stages.roundtrip import RoundTrip, listed_revisions
+from migration_check.stages.roundtrip import DOWN, RoundTrip, listed_revisions
 from migration_check.stages.setup import run_setup
 from migration_check.stages.static import check_against_base, check_files, read_scripts, revisions_at
 
@@ -119,7 +119,7 @@ def _one_finding_per_mistake(report: Report) -> None:
     static = {(f.file, f.line): f for f in report.findings if f.rule == DROP_UNNAMED_CONSTRAINT.id}
     # the stairway's mismatches, one revision's downgrade each (not the downgrade to base's, below a revision)
     mismatches = {f.revision: f for f in report.findings if f.rule == ROUNDTRIP_MISMATCH.id and f.revision
-                  and f.message.startswith("After downgrading revision")}
+                  and f.details.get("step") == DOWN}
     kept = []
     for finding in report.findings:
         blamed = static.get((finding.file, finding.line)) if finding.rule == DOWNGRADE_FAILED.id else None

@@ -16,6 +16,7 @@ from migration_check.alembic_runner import Comparison
 from migration_check.findings import Finding
 from migration_check.history.scripts import MigrationScript
 from migration_check.locate import Location, ModelIndex, mapped_class_source
+from migration_check.paths import is_inside
 from migration_check.rules import MODEL_DRIFT
 
 _DIALECT = postgresql.dialect()
@@ -216,10 +217,6 @@ def _model_table(comparison: Comparison, details: dict[str, Any]) -> Any:
     return next((metadata.tables[key] for metadata in comparison.metadata if key in metadata.tables), None)
 
 
-def _inside(file: Path, root: Path) -> bool:
-    return file.resolve().is_relative_to(root.resolve())
-
-
 def _metadata_line(env_py: Path | None) -> Location | None:
     """Where env.py hands the models to Alembic (its target_metadata), the project's own line for models that
     are defined outside it."""
@@ -246,7 +243,7 @@ def check_models(comparison: Comparison, models: ModelIndex, root: Path,
             # registry; say where it is, and point at the line of env.py that brings it into the comparison
             table = _model_table(comparison, details)
             source = mapped_class_source(table) if table is not None else None
-            if source and _inside(source[1].file, root):
+            if source and is_inside(source[1].file, root):
                 location = source[1]  # the project's, written in a way the source index does not read
             elif source:
                 model = f"{source[0]} in {source[1].file}:{source[1].line}"

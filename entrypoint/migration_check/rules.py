@@ -974,7 +974,8 @@ def rules_markdown() -> str:
 
         Every finding names one of these rules. Ids are stable: use them in `--fail-on` decisions, allowlists
         and suppressions. This page is generated from the rule registry
-        (`entrypoint/migration_check/rules.py`) by `migration-check rules --markdown > docs/rules.md`.
+        (`entrypoint/migration_check/rules.py`, and each stage's own rules beside its code, such as
+        `entrypoint/migration_check/audit/rules.py`) by `migration-check rules --markdown > docs/rules.md`.
 
         | rule | severity | what |
         |---|---|---|
@@ -982,3 +983,7 @@ def rules_markdown() -> str:
     )
     rows = [f"| [`{r.id}`](#{r.id}) | {r.severity.label} | {r.title} |" for r in RULES.values()]
     return "\n".join([header, *rows, "", *(r.markdown() for r in RULES.values())])
+
+
+# Rules that live beside their stage's code register themselves when imported: import them with the registry.
+from migration_check.audit import rules as _audit_rules  # noqa: E402,F401  (registers the audit's rules)

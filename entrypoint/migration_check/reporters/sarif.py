@@ -16,7 +16,7 @@ INFORMATION_URI = "https://github.com/org/migration-check"
 RULES_URI = f"{INFORMATION_URI}/blob/main/docs/rules.md"
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTICE: "note"}
 # The details that identify what a finding is about, whatever line it is on today.
-_IDENTITY_KEYS = ("op", "schema", "table", "column", "name", "references")
+_IDENTITY_KEYS = ("op", "schema", "table", "column", "name", "references", "database", "objects")
 
 
 def fingerprint(finding: Finding) -> str:

@@ -126,6 +126,7 @@ class FakeGitHub:
         self.violations: list[str] = []
         self.requests: list[tuple[str, str]] = []
         self.comments: dict[int, list[dict[str, Any]]] = {}
+        self.issues: dict[int, dict[str, Any]] = {}
         self.scripted: list[Scripted] = []
         self.read_only = False
         self._next_id = 1000
@@ -163,11 +164,36 @@ class FakeGitHub:
                 "created_at": "2026-11-24T12:00:00Z", "updated_at": "2026-11-24T12:00:00Z",
                 "author_association": "NONE"}
 
+    def _issue(self, title: str, body: str, labels: list[str]) -> dict[str, Any]:
+        number = 100 + len(self.issues) + 1
+        issue = {"id": 5000 + number, "node_id": f"I_{number}", "number": number, "title": title, "body": body,
+                 "state": "open", "state_reason": None, "labels": [{"name": name} for name in labels],
+                 "url": f"{self.url}/repos/o/r/issues/{number}", "html_url": f"https://github.com/o/r/issues/{number}",
+                 "user": {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}, "comments": 0,
+                 "created_at": "2026-12-04T03:17:00Z", "updated_at": "2026-12-04T03:17:00Z"}
+        self.issues[number] = issue
+        return issue
+
     def _respond(self, method: str, operation: Operation, params: dict[str, str], query: dict[str, list[str]],
                  body: Any) -> tuple[int, Any]:
         template = operation.template
         if self.read_only and method != "GET":
             return 403, {"message": "Resource not accessible by integration", "status": "403"}
+        if template == "/repos/{owner}/{repo}/issues":
+            if method == "POST":
+                return 201, self._issue(body["title"], body.get("body") or "", list(body.get("labels") or []))
+            state = query.get("state", ["open"])[-1]
+            listed = [issue for issue in self.issues.values() if state == "all" or issue["state"] == state]
+            per_page = int(query.get("per_page", ["30"])[-1])
+            page = int(query.get("page", ["1"])[-1])
+            return 200, listed[(page - 1) * per_page: page * per_page]
+        if template == "/repos/{owner}/{repo}/issues/{issue_number}":
+            issue = self.issues.get(int(params["issue_number"]))
+            if issue is None:
+                return 404, {"message": "Not Found"}
+            issue.update({key: value for key, value in body.items() if key in ("title", "body", "state",
+                                                                               "state_reason")})
+            return 200, issue
         if template == "/repos/{owner}/{repo}/issues/{issue_number}/comments":
             comments = self.comments.setdefault(int(params["issue_number"]), [])
             if method == "GET":

@@ -136,13 +136,6 @@ def test_bad_input_is_an_error_annotation_and_exit_2(github: FakeGitHub, tmp_pat
     assert "could not run" in run.summary
 
 
-def test_audit_mode_is_not_supported_yet(github: FakeGitHub, tmp_path: Path) -> None:
-    workspace = make_workspace(tmp_path)
-    run = run_action(workspace, tmp_path / "files", github.url, {"mode": "audit"})
-    assert run.status == 2
-    assert "not supported by this version" in run.stdout
-
-
 def test_install_auto_says_what_it_ran(github: FakeGitHub, tmp_path: Path) -> None:
     workspace = make_workspace(tmp_path)
     (workspace / "examples/drift/requirements.txt").write_text("# the image already has what this needs\n")

@@ -237,7 +237,8 @@ def test_rule_is_documented(rule_id: str) -> None:
 
 
 def test_every_rule_has_a_failing_and_a_passing_case() -> None:
-    assert set(CASES) == set(RULES)
+    """The check's rules here; the audit's, which need live databases, in test_audit.py."""
+    assert set(CASES) == {rule_id for rule_id, rule in RULES.items() if rule.stage != "audit"}
 
 
 @pytest.mark.usefixtures("no_leftovers")

@@ -149,13 +149,22 @@ def targets_from_file(path: Path) -> list[LiveTarget]:
     return targets
 
 
+def secret_forms(value: str) -> set[str]:
+    """Mask a database URL (or NAME=URL) whole, its password and its host: none of them is ever shown."""
+    named = _NAMED_URL.match(value)
+    url = named["url"] if named else value
+    forms = redact.register(url) | redact.register_url(url)
+    try:
+        host = make_url(url).host
+    except Exception:  # not a URL: masked whole above
+        return forms
+    return forms | redact.register(host)
+
+
 def register_secrets(targets: list[LiveTarget]) -> set[str]:
-    """Mask each URL whole, its password and its host: none of them is ever shown."""
     forms: set[str] = set()
     for target in targets:
-        forms |= redact.register(target.url) | redact.register_url(target.url)
-        parsed = make_url(target.url)
-        forms |= redact.register(parsed.host)
+        forms |= secret_forms(target.url)
     return forms
 
 

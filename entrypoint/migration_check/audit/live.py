@@ -30,11 +30,16 @@ _SESSION_SETTINGS = (
     f"SET application_name = '{APPLICATION_NAME}'",
 )
 
+# The planner's row estimate; for a table never analysed (reltuples -1 on PostgreSQL 14+), the statistics
+# collector's count of live rows. The version table is left out: it is not the project's data.
 _TABLE_SIZES = """
-SELECT n.nspname, c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid)
+SELECT n.nspname, c.relname,
+       COALESCE(NULLIF(c.reltuples, -1)::bigint, (SELECT s.n_live_tup FROM pg_stat_all_tables s WHERE s.relid = c.oid)),
+       pg_total_relation_size(c.oid)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp_%%' AND NOT c.relispartition
+  AND c.oid <> COALESCE(to_regclass(%s), 0)
 ORDER BY 1, 2
 """
 
@@ -146,7 +151,7 @@ def read_state(connection: sa.Connection, query: snapshot.SchemaQuery, version_t
         revisions = tuple(sorted(str(row[0]) for row in _rows(connection, f"SELECT version_num FROM {qualified}")))
     taken = snapshot.take(connection, query)
     tables = [TableSize(str(schema), str(name), int(rows) if rows is not None and rows >= 0 else None, int(size))
-              for schema, name, rows, size in _rows(connection, _TABLE_SIZES)]
+              for schema, name, rows, size in _rows(connection, _TABLE_SIZES, qualified)]
     extensions = tuple(row[1] for row in taken.objects if row[0] == "extension")
     connection.rollback()  # nothing to keep: end the read-only transaction
     return LiveState(version, bool(found), revisions, taken, tables, extensions)

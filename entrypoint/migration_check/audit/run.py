@@ -38,7 +38,6 @@ from migration_check.paths import relative_to_root, repository_root
 from migration_check.presets import PRESETS
 from migration_check.progress import Progress, StepNote, counted
 from migration_check.stages.compare import check_models, describe, suggested_migration
-from migration_check.stages.roundtrip import listed_revisions
 from migration_check.stages.setup import run_setup
 from migration_check.stages.static import read_scripts
 
@@ -219,7 +218,7 @@ def _audit_one(read: _Read, project: AlembicProject, head: _Reference, at: dict[
     result.server_version = state.server_version
     result.revisions = state.revisions
     result.tables = [table.as_json() for table in state.tables]
-    heads = listed_revisions(list(report.heads))
+    heads = ", ".join(report.heads) or "none"
     found: list[Finding] = []
 
     def finding(rule: object, message: str, location: Location | None = None, **details: object) -> None:
@@ -233,10 +232,12 @@ def _audit_one(read: _Read, project: AlembicProject, head: _Reference, at: dict[
                     f"head ({heads}): run `alembic stamp head` there, once, to record it.", stamp=True)
         else:
             differing = head.snapshot and state.snapshot.changes(head.snapshot).without_not_null().summary()
+            schema = ("It holds no schema objects at all." if not state.snapshot.objects else
+                      f"Its schema differs from the migrations at head in {counted(len(differing), 'object')}."
+                      if differing else "")
             finding(LIVE_NO_VERSION_TABLE, f"has no version table ({table}): it was never migrated with Alembic, "
-                    "or the URL names another database. "
-                    + (f"Its schema differs from the migrations at head in {counted(len(differing), 'object')}."
-                       if differing else ""), stamp=False, differences=list(differing or [])[:50])
+                    f"or the URL names another database. {schema}".rstrip(), stamp=False,
+                    differences=list(differing or [])[:50])
         result.findings = found
         return result
 
@@ -294,11 +295,21 @@ def _reversed(changes: snapshot.Changes) -> snapshot.Changes:
 def _object_groups(changes: snapshot.Changes) -> list[snapshot.Changes]:
     """One group per differing object: a table (or view) that is only on one side takes its members with it."""
     whole = {row[1] for row in (*changes.left_over, *changes.missing) if row[0] in snapshot.RELATION_KINDS}
+    # a unique or primary key constraint's index, "schema.name", goes with the constraint "schema.table.name"
+    constraints = {f"{row[1].split('.')[0]}.{row[1].split('.')[-1]}": row[1]
+                   for row in (*changes.left_over, *changes.missing) if row[0] in snapshot.CONSTRAINT_KINDS}
     groups: dict[tuple[str, str, str], snapshot.Changes] = {}
     for side in ("left_over", "missing"):
         for row in getattr(changes, side):
             owner = snapshot.owner_of(row)
-            key = (side, "relation", owner) if owner in whole else (side, row[0], row[1])
+            if owner in whole:
+                key = (side, "relation", owner)
+            elif row[0] == "index" and row[1] in constraints:
+                key = (side, "constraint", constraints[row[1]])
+            elif row[0] in snapshot.CONSTRAINT_KINDS:
+                key = (side, "constraint", row[1])
+            else:
+                key = (side, row[0], row[1])
             group = groups.setdefault(key, snapshot.Changes([], [], []))
             getattr(group, side).append(row)
     for expected, found in changes.changed:
@@ -314,8 +325,9 @@ def _diverged(name: str, state: live.LiveState, reference: snapshot.Snapshot, re
     at = ", ".join(revisions)
     findings = []
     for group in _object_groups(changes):
-        line = group.summary()[0]
-        kind, _, rest = line.partition(": ")
+        lines = group.summary()
+        line = next((text for text in lines if ": index " not in text), lines[0])  # a constraint, not its index
+        _side, _, rest = line.partition(": ")
         if group.left_over:
             what = f"{rest} is in the live database, but the migrations up to {at} do not create it"
         elif group.missing:
@@ -324,7 +336,6 @@ def _diverged(name: str, state: live.LiveState, reference: snapshot.Snapshot, re
             (expected, found), = group.changed
             what = (f"{expected[0]} {expected[1]} is {found[2] or '(nothing)'} in the live database, but "
                     f"{expected[2] or '(nothing)'} after the migrations up to {at}")
-        del kind
         revert = downgrade_code(group, state.snapshot)
         adopt = downgrade_code(_reversed(group), reference)
         findings.append(LIVE_SCHEMA_DIVERGED.at(

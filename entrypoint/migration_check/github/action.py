@@ -10,6 +10,7 @@ import traceback
 from pathlib import Path
 
 from migration_check import redact, signals
+from migration_check.audit.config import secret_forms
 from migration_check.config import (
     FAIL_ON,
     CheckConfig,
@@ -37,7 +38,13 @@ from migration_check.rules import MODEL_DRIFT
 
 
 def _mask_secrets(inputs: ActionInputs) -> None:
-    mask(redact.register(inputs.github_token) | redact.register_settings(inputs.database_url, inputs.env))
+    """Before anything prints: the token, secret-looking settings, and each database URL (the audit takes
+    several, one NAME=URL per line) whole, with its password and host."""
+    forms = redact.register(inputs.github_token) | redact.register_settings(None, inputs.env)
+    for line in inputs.database_url.splitlines():
+        if line.strip():
+            forms |= secret_forms(line.strip())
+    mask(forms)
 
 
 def _trust_workspace() -> None:
@@ -47,11 +54,6 @@ def _trust_workspace() -> None:
 
 
 def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
-    if inputs.mode == "audit":
-        raise UsageError(
-            "mode: audit (the scheduled audit of live databases) is not supported by this version.",
-            fix="Use mode: check, or leave `mode` out.",
-        )
     if not any(entry.name != ".git" for entry in context.workspace.iterdir()) if context.workspace.is_dir() else True:
         raise UsageError(
             f"The workspace {context.workspace} is empty: the repository was not checked out.",
@@ -73,10 +75,11 @@ def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
         setup_sql = check_setup_sql(list(inputs.setup_sql))
     finally:
         os.chdir(previous)
-    base_ref = _base_ref(inputs, context)
+    auditing = inputs.mode == "audit"
+    base_ref = None if auditing else _base_ref(inputs, context)
     config = CheckConfig(
         alembic=locate_alembic(project_dir, alembic_config, inputs.alembic_name),
-        database_url=inputs.database_url or None,
+        database_url=None if auditing else inputs.database_url or None,
         url_env=inputs.url_env,
         env=(*url_part_pairs(inputs.url_parts), *inputs.env),
         setup_sql=setup_sql,
@@ -123,7 +126,7 @@ def _base_ref(inputs: ActionInputs, context: RunContext) -> str | None:
     return None
 
 
-def _write(path: Path, content: str, workspace: Path) -> None:
+def write_in_workspace(path: Path, content: str, workspace: Path) -> None:
     """Write a file into the workspace as its owner's: the container runs as root, and the runner's later steps
     (and its clean-up of the workspace) run as the workspace's owner."""
     made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
@@ -145,7 +148,7 @@ def _comment(inputs: ActionInputs, context: RunContext, report: Report, config: 
     key = _sticky_key(inputs)
     body = redact.redact(comment_body(report, config.fail_on, key, context.run_url, context.source_url))
     if inputs.comment_file:  # for a later workflow with a write token to post (the fork-safe recipe)
-        _write(context.workspace / inputs.comment_file, body, context.workspace)
+        write_in_workspace(context.workspace / inputs.comment_file, body, context.workspace)
     if inputs.comment == "off":
         return "comment: off"
     if context.pull_number is None:
@@ -171,8 +174,8 @@ def _report_outputs(inputs: ActionInputs, context: RunContext, report: Report, c
     workspace = context.workspace
     report_path = workspace / inputs.report_file
     sarif_path = workspace / inputs.sarif_file
-    _write(report_path, json_report.render(report), workspace)
-    _write(sarif_path, sarif.render(report), workspace)
+    write_in_workspace(report_path, json_report.render(report), workspace)
+    write_in_workspace(sarif_path, sarif.render(report), workspace)
     summary = markdown.render(report, config.fail_on, context.source_url)
     if inputs.annotations:
         count = annotations.emit(report)
@@ -256,6 +259,10 @@ def main() -> int:
         _mask_secrets(inputs)
         context = RunContext.from_environment()
         _trust_workspace()
+        if inputs.mode == "merge-reports":  # reads the shards' reports only: no project, no install
+            from migration_check.github.audit_action import run_merge_mode
+
+            return run_merge_mode(inputs, context)
         config = _config(inputs, context)
         if os.environ.get(INSTALLED_ENV) != "1":
             if inputs.python_version:
@@ -268,6 +275,10 @@ def main() -> int:
                 sys.stderr.flush()
                 os.execve(sys.executable, [sys.executable, "-m", "migration_check.github"],
                           {**os.environ, INSTALLED_ENV: "1"})
+        if inputs.mode == "audit":
+            from migration_check.github.audit_action import run_audit_mode
+
+            return run_audit_mode(inputs, context, config)
         from migration_check.pipeline import run_check
 
         report = run_check(config, Progress(sys.stdout, color=True))

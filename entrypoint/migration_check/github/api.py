@@ -116,3 +116,23 @@ class GitHub:
 
     def delete_comment(self, comment_id: int) -> None:
         self.request("DELETE", self._repo_path(f"/issues/comments/{comment_id}"))
+
+    def open_issues(self) -> Iterator[dict[str, Any]]:
+        """The repository's open issues, pull requests left out."""
+        page = 1
+        while True:
+            batch = self.request("GET", self._repo_path("/issues"),
+                                 params={"state": "open", "per_page": 100, "page": page})
+            yield from (issue for issue in batch if "pull_request" not in issue)
+            if len(batch) < 100:
+                return
+            page += 1
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> dict[str, Any]:
+        payload: dict[str, Any] = {"title": title, "body": body}
+        if labels:
+            payload["labels"] = labels
+        return self.request("POST", self._repo_path("/issues"), json=payload)
+
+    def update_issue(self, number: int, **fields: Any) -> dict[str, Any]:
+        return self.request("PATCH", self._repo_path(f"/issues/{number}"), json=fields)

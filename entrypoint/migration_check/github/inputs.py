@@ -13,7 +13,8 @@ import yaml
 from migration_check.errors import UsageError
 
 COMMENT_MODES = ("update", "new", "off")
-MODES = ("check", "audit")
+MODES = ("check", "audit", "merge-reports")
+ISSUE_MODES = ("update", "off")
 ROUNDTRIP_MODES = ("auto", "changed", "full", "off")
 FAIL_ON = ("error", "warning", "notice", "never")
 
@@ -41,6 +42,12 @@ DEFAULTS: dict[str, str] = {
     "report-file": "migration-check-report.json",
     "github-token": "",
     "mode": "check",
+    "databases-file": "",
+    "shard": "",
+    "issue": "update",
+    "issue-title": "",
+    "issue-labels": "",
+    "reports": "",
 }
 
 
@@ -122,6 +129,12 @@ class ActionInputs:
     report_file: str
     github_token: str
     mode: str
+    databases_file: str = ""
+    shard: str = ""
+    issue: str = "update"
+    issue_title: str = ""
+    issue_labels: tuple[str, ...] = ()
+    reports: tuple[str, ...] = ()
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ActionInputs:
@@ -149,6 +162,12 @@ class ActionInputs:
             report_file=_raw(environ, "report-file"),
             github_token=_raw(environ, "github-token"),
             mode=_choice(environ, "mode", MODES),
+            databases_file=_raw(environ, "databases-file"),
+            shard=_raw(environ, "shard"),
+            issue=_choice(environ, "issue", ISSUE_MODES),
+            issue_title=_raw(environ, "issue-title"),
+            issue_labels=parse_list("issue-labels", _raw(environ, "issue-labels")),
+            reports=parse_list("reports", _raw(environ, "reports")),
         )
 
     def project_dir(self, workspace: Path) -> Path:

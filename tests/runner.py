@@ -112,8 +112,11 @@ def runner_environment(workspace: Path, files: Path, api_url: str, inputs: dict[
     return environ
 
 
-def run_action(workspace: Path, files: Path, api_url: str, inputs: dict[str, str], **kwargs: object) -> ActionRun:
-    environ = runner_environment(workspace, files, api_url, inputs, **kwargs)  # type: ignore[arg-type]
+def run_action(workspace: Path, files: Path, api_url: str, inputs: dict[str, str],
+               extra_env: dict[str, str] | None = None, **kwargs: object) -> ActionRun:
+    """extra_env: the step's own `env:`."""
+    environ = {**runner_environment(workspace, files, api_url, inputs, **kwargs),  # type: ignore[arg-type]
+               **(extra_env or {})}
     for stale in ("output", "summary.md"):
         (files / stale).unlink(missing_ok=True)
     done = subprocess.run([sys.executable, "-m", "migration_check.github"], cwd=workspace, capture_output=True,

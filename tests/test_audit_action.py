@@ -149,3 +149,77 @@ def test_a_matrix_of_shards_and_the_merge(server: ThrowawayServer, github: FakeG
     nothing = run_action(workspace, tmp_path / "files", github.url,
                          {"mode": "merge-reports", "reports": "nowhere/*.json"}, event_name="schedule")
     assert nothing.status == 2 and "matches no file in the workspace" in nothing.stdout
+
+
+def _step_of(workflow: str, job: str) -> dict[str, object]:
+    import yaml
+
+    from conftest import EXAMPLES
+
+    data = yaml.safe_load((EXAMPLES / "workflows" / workflow).read_text())
+    return next(step for step in data["jobs"][job]["steps"] if str(step.get("uses", "")).startswith("org/"))
+
+
+def _filled(value: object, values: dict[str, str]) -> str:
+    """An expression of the workflow, ${{ secrets.X }} or ${{ matrix.shard }}, replaced as the runner would."""
+    import re
+
+    return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", lambda m: values[m[1]], str(value))
+
+
+def _backend_workspace(tmp_path: Path) -> Path:
+    """A repository whose project lives in backend/, as the examples say."""
+    import shutil
+    import subprocess
+
+    from conftest import EXAMPLES
+
+    workspace = tmp_path / "workspace"
+    shutil.copytree(EXAMPLES / "clean", workspace / "backend", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["git", "init", "-q", str(workspace)], check=True)
+    return workspace
+
+
+def test_the_scheduled_audit_example_works_as_written(server: ThrowawayServer, github: FakeGitHub,
+                                                      tmp_path: Path) -> None:
+    workspace = _backend_workspace(tmp_path)
+    secrets = {"secrets.PRODUCTION_READONLY_DATABASE_URL": live_database(server, workspace / "backend", "0002"),
+               "secrets.STAGING_READONLY_DATABASE_URL": live_database(server, workspace / "backend", "head")}
+    step = _step_of("scheduled-audit.yml", "audit")
+    inputs = {name: _filled(value, secrets) for name, value in dict(step["with"]).items()}  # type: ignore[call-overload]
+    run = run_action(workspace, tmp_path / "files", github.url, inputs, event_name="schedule")
+    assert run.status == 0, run.stdout + run.stderr
+    assert "| production | ⚠️ behind head | 0002 | 1 | 1 |" in run.summary
+    assert "| staging | ✅ clean | 0003 | 0 | 0 |" in run.summary
+    [issue] = github.issues.values()
+    assert [label["name"] for label in issue["labels"]] == ["schema-drift"]
+
+
+def test_the_fleet_audit_example_works_as_written(server: ThrowawayServer, github: FakeGitHub,
+                                                  tmp_path: Path) -> None:
+    import shutil
+
+    workspace = _backend_workspace(tmp_path)
+    tenants = {"ACME": "head", "GLOBEX": "0002", "INITECH": "head", "UMBRELLA": "head"}
+    secrets = {f"secrets.TENANT_{name}_URL": live_database(server, workspace / "backend", revision)
+               for name, revision in tenants.items()}
+    (workspace / "backend/databases.yml").write_text("".join(
+        f"- name: {name.lower()}\n  url-env: TENANT_{name}_URL\n" for name in tenants))
+    step = _step_of("fleet-audit.yml", "audit")
+    downloaded = workspace / "audit-reports"
+    for shard in ("1", "2", "3", "4"):
+        values = {**secrets, "matrix.shard": shard}
+        inputs = {name: _filled(value, values) for name, value in dict(step["with"]).items()}  # type: ignore[call-overload]
+        env = {name: _filled(value, values) for name, value in dict(step["env"]).items()}  # type: ignore[call-overload]
+        run = run_action(workspace, tmp_path / "files", github.url, inputs, event_name="schedule", extra_env=env)
+        assert run.status == 0, run.stdout + run.stderr
+        # upload-artifact, then download-artifact into audit-reports/<artifact name>/
+        (downloaded / f"audit-shard-{shard}").mkdir(parents=True, exist_ok=True)
+        shutil.move(workspace / inputs["report-file"], downloaded / f"audit-shard-{shard}" / f"shard-{shard}.json")
+    merge = _step_of("fleet-audit.yml", "report")
+    run = run_action(workspace, tmp_path / "files", github.url, dict(merge["with"]),  # type: ignore[call-overload]
+                     event_name="schedule")
+    assert run.status == 0, run.stdout + run.stderr
+    assert "audit passed with findings: 4 databases (1 behind head, 3 clean)" in run.summary
+    [issue] = github.issues.values()
+    assert "| globex | ⚠️ behind head | 0002 | 1 | 1 |" in issue["body"]

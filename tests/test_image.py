@@ -54,21 +54,25 @@ class ContainerRun:
     comments: list[dict[str, Any]]
     requests: list[tuple[str, str]]
     file_commands: Path
+    issues: list[dict[str, Any]]
 
 
-def run_container(image: str, tmp_path: Path, workspace: Path, inputs: dict[str, str]) -> ContainerRun:
+def run_container(image: str, tmp_path: Path, workspace: Path, inputs: dict[str, str],
+                  event_name: str = "pull_request") -> ContainerRun:
     """Runs the image as the runner runs a Docker action, against the fake GitHub API."""
     home, workflow, file_commands = (tmp_path / name for name in ("home", "workflow", "file_commands"))
     for folder in (home, workflow, file_commands):
         folder.mkdir(parents=True)
-    (workflow / "event.json").write_text(json.dumps(pull_request_payload(base_sha=head_commit(workspace))))
+    payload = pull_request_payload(base_sha=head_commit(workspace)) if event_name == "pull_request" else \
+        {"schedule": "17 3 * * *", "repository": {"full_name": "acme/agents-service"}}
+    (workflow / "event.json").write_text(json.dumps(payload))
     subprocess.run(["chown", "-R", "1001:1001", str(workspace)], check=True)  # the runner's user owns it
     with FakeGitHub() as github:
         environment = {
             "HOME": "/github/home",
             "CI": "true",
             "GITHUB_ACTIONS": "true",
-            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_NAME": event_name,
             "GITHUB_EVENT_PATH": "/github/workflow/event.json",
             "GITHUB_REPOSITORY": "acme/agents-service",
             "GITHUB_API_URL": github.url,
@@ -89,8 +93,8 @@ def run_container(image: str, tmp_path: Path, workspace: Path, inputs: dict[str,
         done = subprocess.run([*command, image], capture_output=True, text=True, timeout=900)
         print(f"container wall time: {time.monotonic() - started:.1f} s\n{done.stdout}\n{done.stderr}")
         assert github.violations == []
-        return ContainerRun(done.returncode, done.stdout, done.stderr, github.all_comments(),
-                            list(github.requests), file_commands)
+        return ContainerRun(done.returncode, done.stdout, done.stderr, list(github.all_comments()),
+                            list(github.requests), file_commands, list(github.issues.values()))
 
 
 def test_image_checks_drift_like_the_runner_runs_it(image: str, tmp_path: Path) -> None:
@@ -186,3 +190,26 @@ def test_a_python_that_cannot_be_had_and_a_source_build_without_its_tools_say_wh
     assert "The cause: a package builds from source and the image has no C compiler" in annotation
     summary = (done.file_commands / "step_summary_1").read_text()
     assert "apt-get install -y --no-install-recommends build-essential libpq-dev python3-dev" in summary
+
+
+def test_image_audits_a_live_database(image: str, server: Any, tmp_path: Path) -> None:
+    """mode: audit in the real image: the live database is on a server of the host (the container shares its
+    network), at an older revision with a hotfix; the issue is created through the fake API."""
+    from test_audit import live_database
+
+    workspace = make_workspace(tmp_path)
+    url = live_database(server, workspace / "examples/clean", "0002", "CREATE INDEX ix_agents_name ON agents (name)")
+    done = run_container(image, tmp_path, workspace, {"mode": "audit", "working-directory": "examples/clean",
+                                                      "install": "none", "database-url": f"production={url}"},
+                         event_name="schedule")
+    assert done.status == 1, done.stdout + done.stderr
+    outputs = read_outputs(done.file_commands / "set_output_1")
+    assert outputs["status"] == "failed" and outputs["drift"] == "true"
+    assert outputs["errors"] == "1" and outputs["warnings"] == "1"
+    [issue] = done.issues
+    assert "| production | ❌ drift | 0002 | 1 | 2 |" in issue["body"]
+    assert "references on PostgreSQL 17" in done.stdout
+    report = json.loads((workspace / outputs["report"]).read_text())
+    assert [d["verdict"] for d in report["databases"]] == ["drift"]
+    shown = "\n".join(line for line in done.stdout.splitlines() if not line.startswith("::add-mask::"))
+    assert url not in shown + issue["body"] and "127.0.0.1" not in shown

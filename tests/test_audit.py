@@ -327,3 +327,39 @@ def test_a_dropped_column_is_one_finding_with_what_went_with_it(server: Throwawa
     constraint = next(f for f in findings(run) if "uq_agents_organization_id_name" in f["message"])
     assert len(constraint["details"]["objects"]) == 2  # the constraint and its index
     assert constraint["details"]["revert_code"].count("\n") == 0, "the index comes back with the constraint"
+
+
+def test_the_version_table_env_py_names(server: ThrowawayServer, project: Path, tmp_path: Path) -> None:
+    """env.py keeps the version table under another name, in a schema of its own: the audit reads that one."""
+    edit(project / "migrations/env.py", "        context.configure(connection=connection, target_metadata=target_metadata, "
+         "compare_type=True)",
+         '        connection.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS meta")\n'
+         "        connection.commit()\n"
+         "        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True,\n"
+         '                          version_table="schema_history", version_table_schema="meta")')
+    at_0002 = live_database(server, project, "0002")
+    other_table = live_database(server, project, "head", "ALTER TABLE meta.schema_history RENAME TO alembic_version")
+    run = audit(project, "--database-url", f"production={at_0002}", "--database-url", f"renamed={other_table}",
+                tmp_path=tmp_path)
+    assert rules_of(run, "production") == ["live-behind-head"], run.stdout
+    [missing] = findings(run, "renamed")
+    assert missing["rule"] == "live-no-version-table"
+    assert "(meta.schema_history)" in missing["message"]
+
+
+def test_a_user_that_cannot_read_the_version_table(server: ThrowawayServer, project: Path, tmp_path: Path) -> None:
+    url = live_database(server, project, "head")
+    role = f"auditor_{uuid.uuid4().hex[:6]}"
+    with server.connect("postgres") as connection:
+        connection.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'audit-only-pw'")
+    as_auditor = url.replace(url.split("//", 1)[1].split("@")[0], f"{role}:audit-only-pw")
+    refused = audit(project, "--database-url", f"production={as_auditor}", tmp_path=tmp_path)
+    assert refused.status == 2
+    production = entry(refused, "production")
+    assert "permission denied for table alembic_version" in production["error"]
+    assert "GRANT pg_read_all_data" in production["fix"]
+    with server.connect("postgres") as connection:
+        connection.execute(f"GRANT pg_read_all_data TO {role}")
+    granted = audit(project, "--database-url", f"production={as_auditor}", tmp_path=tmp_path)
+    assert granted.status == 0, granted.stdout + granted.stderr
+    assert entry(granted, "production")["verdict"] == "clean"

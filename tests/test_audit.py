@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from conftest import Run, copy_example, edit, run_cli
@@ -331,8 +332,8 @@ def test_a_dropped_column_is_one_finding_with_what_went_with_it(server: Throwawa
 
 def test_the_version_table_env_py_names(server: ThrowawayServer, project: Path, tmp_path: Path) -> None:
     """env.py keeps the version table under another name, in a schema of its own: the audit reads that one."""
-    edit(project / "migrations/env.py", "        context.configure(connection=connection, target_metadata=target_metadata, "
-         "compare_type=True)",
+    edit(project / "migrations/env.py",
+         "        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)",
          '        connection.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS meta")\n'
          "        connection.commit()\n"
          "        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True,\n"
@@ -363,3 +364,18 @@ def test_a_user_that_cannot_read_the_version_table(server: ThrowawayServer, proj
     granted = audit(project, "--database-url", f"production={as_auditor}", tmp_path=tmp_path)
     assert granted.status == 0, granted.stdout + granted.stderr
     assert entry(granted, "production")["verdict"] == "clean"
+
+
+def test_a_schema_in_mid_change_is_not_read(server: ThrowawayServer, project: Path, tmp_path: Path) -> None:
+    """A migration holds a table exclusively: the audit gives up on that database after its lock timeout, says
+    who holds what, and audits the others."""
+    busy, calm = live_database(server, project, "head"), live_database(server, project, "head")
+    with psycopg.connect(busy, application_name="deploy-migrations") as migration:
+        migration.execute("LOCK TABLE agents IN ACCESS EXCLUSIVE MODE")
+        run = audit(project, "--database-url", f"busy={busy}", "--database-url", f"calm={calm}", tmp_path=tmp_path)
+        migration.rollback()
+    assert run.status == 2
+    assert entry(run, "calm")["verdict"] == "clean"
+    error = entry(run, "busy")["error"]
+    assert "its schema is being changed right now: public.agents (deploy-migrations, for" in error
+    assert "does not read a schema in mid-change" in error

@@ -136,6 +136,25 @@ def read_only_connection(target: LiveTarget) -> Iterator[sa.Connection]:
         engine.dispose()
 
 
+# Who holds a table exclusively right now: after a read timed out waiting for a lock.
+_EXCLUSIVE_HOLDERS = """
+SELECT n.nspname || '.' || c.relname, COALESCE(NULLIF(a.application_name, ''), 'a session'),
+       COALESCE(extract(epoch FROM now() - a.xact_start)::int, 0)
+FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.granted AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid()
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+ORDER BY 3 DESC LIMIT 3
+"""
+
+
+def lock_holders(connection: sa.Connection) -> list[str]:
+    """The tables another session holds ACCESS EXCLUSIVE on, as "public.agents (psql, for 12 s)"."""
+    connection.rollback()
+    return [f"{table} ({application}, for {seconds} s)"
+            for table, application, seconds in _rows(connection, _EXCLUSIVE_HOLDERS)]
+
+
 def _rows(connection: sa.Connection, sql: str, *params: object) -> list[Any]:
     return list(connection.exec_driver_sql(sql, params if params else ()).fetchall())
 

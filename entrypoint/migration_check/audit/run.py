@@ -70,24 +70,43 @@ def _read_one(target: LiveTarget, project: AlembicProject, options: ComparisonOp
     read = _Read(target)
     try:
         with live.read_only_connection(target) as connection:
-            read.state = live.read_state(connection, query, options.version_table, options.version_table_schema)
-            if read.state.version_table:
-                with compare_lock:  # autogenerate and the models are shared: one comparison at a time
-                    read.models = project.compare_on(connection, options, excluded)
-                connection.rollback()
+            try:
+                read.state = live.read_state(connection, query, options.version_table,
+                                             options.version_table_schema)
+                if read.state.version_table:
+                    with compare_lock:  # autogenerate and the models are shared: one comparison at a time
+                        read.models = project.compare_on(connection, options, excluded)
+                    connection.rollback()
+            except sa_exc.DBAPIError as exc:
+                read.error = _read_failed(exc, connection)
     except live.LiveUnavailable as exc:
         read.error = exc
-    except sa_exc.DBAPIError as exc:
-        text = redact.redact(str(getattr(exc, "orig", exc)).strip().splitlines()[0])
-        fix = ("Give the audit's user read access: `GRANT pg_read_all_data TO auditor` (PostgreSQL 14+), or "
-               "SELECT on the version table." if "permission denied" in text else
-               "Try again when the database is less busy; the audit waits at most "
-               f"{live.LOCK_TIMEOUT} for a lock and {live.STATEMENT_TIMEOUT} for a statement."
-               if "timeout" in text or "canceling statement" in text else
-               "Check that the user can read the catalogs and the version table.")
-        read.error = live.LiveUnavailable(f"reading it failed: {text}", fix)
     read.seconds = time.perf_counter() - started
     return read
+
+
+def _read_failed(exc: sa_exc.DBAPIError, connection: sa.Connection) -> live.LiveUnavailable:
+    """Why a read-only read failed, and what to do; for a lock, who holds it."""
+    text = redact.redact(str(getattr(exc, "orig", exc)).strip().splitlines()[0])
+    if "permission denied" in text:
+        return live.LiveUnavailable(f"reading it failed: {text}",
+                                    "Give the audit's user read access: `GRANT pg_read_all_data TO <user>` "
+                                    "(PostgreSQL 14+), or SELECT on the version table.")
+    if "lock timeout" in text:
+        try:
+            holders = live.lock_holders(connection)
+        except sa_exc.DBAPIError:
+            holders = []
+        held = f": {', '.join(holders)} held exclusively" if holders else ""
+        return live.LiveUnavailable(
+            f"its schema is being changed right now{held}; the audit waited {live.LOCK_TIMEOUT} for a lock, and "
+            "does not read a schema in mid-change (a migration or a deploy is running?).",
+            "Schedule the audit away from deploys, or run it again when the migration has finished.")
+    if "statement timeout" in text:
+        return live.LiveUnavailable(f"a catalog read took longer than {live.STATEMENT_TIMEOUT}: {text}",
+                                    "Run the audit when the database is less busy.")
+    return live.LiveUnavailable(f"reading it failed: {text}",
+                                "Check that the user can read the catalogs and the version table.")
 
 
 def _read_all(config: AuditConfig, project: AlembicProject, options: ComparisonOptions,

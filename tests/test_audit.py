@@ -379,3 +379,10 @@ def test_a_schema_in_mid_change_is_not_read(server: ThrowawayServer, project: Pa
     error = entry(run, "busy")["error"]
     assert "its schema is being changed right now: public.agents (deploy-migrations, for" in error
     assert "does not read a schema in mid-change" in error
+
+
+def test_the_teams_rule_levels_apply(server: ThrowawayServer, project: Path, tmp_path: Path) -> None:
+    url = live_database(server, project, "0002", "CREATE INDEX ix_agents_name ON agents (name)")
+    (project / ".migration-check.yml").write_text("rules:\n  live-behind-head: error\n  live-schema-diverged: off\n")
+    run = audit(project, "--database-url", f"production={url}", tmp_path=tmp_path)
+    assert [(f["rule"], f["severity"]) for f in findings(run)] == [("live-behind-head", "error")]

@@ -37,7 +37,7 @@ def _fields(finding: Finding) -> dict[str, Any]:
     return {**finding.details, "file": finding.file, "line": finding.line, "revision": finding.revision}
 
 
-def _graded(config: CheckConfig, finding: Finding) -> Finding | None:
+def graded(config: CheckConfig, finding: Finding) -> Finding | None:
     """The finding at the level the file gives its rule, or None where the rule is off. Without a level from the
     file, the stage's own grade stands (some rules grade their findings)."""
     if config.severity_of(finding.rule) is None:
@@ -128,7 +128,7 @@ def apply_policy(config: CheckConfig, scripts: list[MigrationScript], root: Path
     used: set[int] = set()
     kept: list[Finding] = []
     for found in [*report.findings, *extra]:
-        finding = _graded(config, found)
+        finding = graded(config, found)
         if finding is None:
             continue  # off in this project
         if RULES[finding.rule].stage != "config":
@@ -149,7 +149,7 @@ def apply_policy(config: CheckConfig, scripts: list[MigrationScript], root: Path
         if number in used or not _stage_ran(entry.rule, report):
             continue
         matched = ", ".join(f"{key}={value}" for key, value in entry.match) or "every finding"
-        unused = _graded(config, ALLOWLIST_UNUSED.at(
+        unused = graded(config, ALLOWLIST_UNUSED.at(
             f"The allowlist entry for {entry.rule} ({matched}) matched nothing in this run: remove it.",
             _entry_place(config, entry), root, rule_allowed=entry.rule, match=dict(entry.match),
         ))

@@ -35,6 +35,7 @@ from migration_check.findings import Finding
 from migration_check.history.scripts import MigrationScript
 from migration_check.locate import Location, ModelIndex
 from migration_check.paths import relative_to_root, repository_root
+from migration_check.policy import graded
 from migration_check.presets import PRESETS
 from migration_check.progress import Progress, StepNote, counted
 from migration_check.stages.compare import check_models, describe, suggested_migration
@@ -209,9 +210,18 @@ def run_audit(config: AuditConfig, progress: Progress) -> AuditReport:
 
         scripts = read_scripts(project)
         models = ModelIndex.from_loaded_modules(skip=project.version_folders())
+        reference_major = database.info.version.split(".")[0]
         for read in reads:
-            report.databases.append(_audit_one(read, project, head, at, models, scripts, root, report,
-                                               _version_table(options)))
+            audited = _audit_one(read, project, head, at, models, scripts, root, report, _version_table(options))
+            # the team's levels from .migration-check.yml: a rule made a warning, or turned off
+            audited.findings = [found for found in (graded(check, f) for f in audited.findings) if found]
+            live_major = (audited.server_version or "").split(".")[0]
+            if live_major and live_major != reference_major:
+                audited.notes.append(
+                    f"the references were built on PostgreSQL {reference_major} and this database runs "
+                    f"{live_major}: definitions are compared as each server writes them; should a difference be "
+                    f"one of spelling only, build the references on PostgreSQL {live_major} (--postgres-bin)")
+            report.databases.append(audited)
     if any(f.rule == LIVE_MODEL_DRIFT.id for f in report.findings) and head.models is not None:
         report.suggested_migration = suggested_migration(head.models.upgrade_code, head.models.downgrade_code)
     report.timings = list(progress.timings)

@@ -74,11 +74,12 @@ def test_a_manual_hotfix_and_a_pending_migration(server: ThrowawayServer, projec
                         "CREATE INDEX ix_agents_name ON agents (name)",
                         "ALTER TABLE users ALTER COLUMN email DROP NOT NULL",
                         "ALTER TABLE agents ALTER COLUMN created_at SET DEFAULT '2020-01-01'",
+                        "ALTER TABLE agent_versions DROP CONSTRAINT fk_agent_versions_agent_id_agents",
                         "INSERT INTO organizations (name, slug) VALUES ('Acme', 'acme')",
                         "ANALYZE organizations")
     run = audit(project, "--database-url", f"production={url}", tmp_path=tmp_path)
     assert run.status == 1, run.stdout + run.stderr
-    assert rules_of(run) == ["live-behind-head", *["live-schema-diverged"] * 3]
+    assert rules_of(run) == ["live-behind-head", *["live-schema-diverged"] * 4]
     production = entry(run, "production")
     assert production["verdict"] == "drift" and production["revisions"] == ["0002"]
     assert [p["revision"] for p in production["pending"]] == ["0003"]
@@ -91,6 +92,9 @@ def test_a_manual_hotfix_and_a_pending_migration(server: ThrowawayServer, projec
     nullable = next(f for key, f in by_object.items() if "users.email" in key)
     assert 'op.alter_column("users", "email", nullable=False)' in nullable["details"]["revert_code"]
     assert any("agents.created_at" in key for key in by_object)
+    dropped = by_object["missing: foreign key public.agent_versions.fk_agent_versions_agent_id_agents (FOREIGN KEY "
+                        "(agent_id) REFERENCES agents(id) ON DELETE CASCADE)"]
+    assert "ADD CONSTRAINT fk_agent_versions_agent_id_agents FOREIGN KEY" in dropped["details"]["revert_code"]
     # the pending migration's tables are not drift from the models: 0003 explains them
     assert "live-model-drift" not in rules_of(run)
     tables = {(t["schema"], t["table"]): t for t in production["tables"]}

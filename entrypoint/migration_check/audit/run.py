@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,18 +126,15 @@ def _read_all(config: AuditConfig, project: AlembicProject, options: ComparisonO
     return results
 
 
-def _sa_connection_to(database: ScratchDatabase) -> contextlib.AbstractContextManager[sa.Connection]:
+@contextlib.contextmanager
+def _sa_connection_to(database: ScratchDatabase) -> Iterator[sa.Connection]:
+    """A SQLAlchemy connection of the tool's own to the scratch database, for the models' comparison."""
     engine = sa.create_engine(database.url("psycopg"), poolclass=sa.pool.NullPool)
-
-    @contextlib.contextmanager
-    def connected() -> object:
-        try:
-            with engine.connect() as connection:
-                yield connection
-        finally:
-            engine.dispose()
-
-    return connected()  # type: ignore[return-value]
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 def _build_reference(project: AlembicProject, database: ScratchDatabase, revisions: tuple[str, ...] | str,

@@ -132,14 +132,14 @@ def render_markdown(report: AuditReport, threshold: Severity | None, run_url: st
         for finding in database.findings:
             rule = RULES[finding.rule]
             icon = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.NOTICE: "ℹ️"}[finding.severity]
-            lines += [f"- {icon} `{finding.rule}`: {finding.message.removeprefix(database.name + ': ')}"]
+            lines += [f"- {icon} `{finding.rule}`: {finding.message.removeprefix(database.name + ': ')}", ""]
             for key, label in (("revert_code", "Take it back on the live database"),
                                ("adopt_code", "Or make it official in a new migration")):
                 code = finding.details.get(key)
                 if code:
-                    lines += ["", f"  {label}:", "", "  ```python",
+                    lines += [f"  {label}:", "", "  ```python",
                               *(f"  {line}" for line in str(code).splitlines()), "  ```", ""]
-            lines.append(f"  **Fix:** {rule.fix}")
+            lines += [f"  **Fix:** {rule.fix}", ""]
         lines.extend(f"> {note}" for note in database.notes)
         if database.tables:
             lines += ["", f"<sub>Largest tables: {_cell(_largest(database))}</sub>"]

@@ -194,6 +194,7 @@ class AlembicProject:
     def __init__(self, location: AlembicLocation) -> None:
         self.location = location
         self.output = ""  # everything env.py and Alembic printed or logged, for --verbose
+        self._last_output = ""  # what the last collecting run of env.py printed
         # The scratch database: env.py's connection must lead there, and nowhere else (see point_at).
         self.scratch_url: URL | None = None
         self.scratch_identity: Identity | None = None
@@ -653,14 +654,7 @@ class AlembicProject:
             captured["opts"] = dict(context.opts)
             return []
 
-        with self._running():
-            self._run_env_or_fail(self._environment(collect)[0], f"Reading the comparison options ({self.env_py.name})")
-        if "opts" not in captured:
-            raise ProjectLoadError(
-                f"{self.env_py.name} never called context.run_migrations(), so its options could not be read.",
-                fix="Make env.py's online mode call context.run_migrations() inside context.begin_transaction().",
-                file=self.env_py,
-            )
+        self._collect(collect, captured, "opts", "Reading the comparison options", "its options could not be read")
         opts = captured["opts"]
         if opts.get("target_metadata") is None:
             raise UsageError(
@@ -704,20 +698,27 @@ class AlembicProject:
                     "env.py.",
                     file=self.env_py,
                 )
-            captured["comparison"] = _comparison(context, metadata, excluded_schemas, log.getvalue)
+            captured["comparison"] = _comparison(context, metadata, excluded_schemas, lambda: "")
             return []
 
+        comparison: Comparison = self._collect(collect, captured, "comparison", "Comparing the models",
+                                               "nothing was compared")
+        comparison.log = self._last_output
+        return comparison
+
+    def _collect(self, collect: Callable[[Any, Any], list[Any]], captured: dict[str, Any], key: str, what: str,
+                 otherwise: str) -> Any:
+        """One run of env.py whose only step is collect(), which puts what it found in captured[key]."""
         with self._running() as log:
-            self._run_env_or_fail(self._environment(collect)[0], f"Comparing the models ({self.env_py.name})")
-        if "comparison" not in captured:
+            self._run_env_or_fail(self._environment(collect)[0], f"{what} ({self.env_py.name})")
+        self._last_output = log.getvalue()
+        if key not in captured:
             raise ProjectLoadError(
-                f"{self.env_py.name} never called context.run_migrations(), so nothing was compared.",
+                f"{self.env_py.name} never called context.run_migrations(), so {otherwise}.",
                 fix="Make env.py's online mode call context.run_migrations() inside context.begin_transaction().",
                 file=self.env_py,
             )
-        comparison: Comparison = captured["comparison"]
-        comparison.log = log.getvalue()
-        return comparison
+        return captured[key]
 
 
 def _comparison(context: Any, metadata: Any, excluded_schemas: tuple[str, ...],

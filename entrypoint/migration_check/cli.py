@@ -9,15 +9,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from migration_check import __version__, redact, signals
-from migration_check.audit.config import (
-    DEFAULT_CONCURRENCY,
-    AuditConfig,
-    choose,
-    parse_shard,
-    register_secrets,
-    targets_from_file,
-    targets_from_flags,
-)
+from migration_check.audit.config import DEFAULT_CONCURRENCY, AuditConfig, audit_config
 from migration_check.audit.render import render_markdown, render_text
 from migration_check.audit.report import AuditReport, merge, render_json
 from migration_check.config import (
@@ -190,15 +182,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def audit_config_from_args(args: argparse.Namespace) -> AuditConfig:
-    if args.concurrency < 1:
-        raise UsageError(f"--concurrency {args.concurrency} is not a number of databases.",
-                         fix="Pass 1 or more.")
-    shard = parse_shard(args.shard)
-    listed = [*targets_from_flags(args.database_url),
-              *(targets_from_file(args.databases.resolve()) if args.databases else [])]
-    register_secrets(listed)
-    return AuditConfig(check=config_from_args(args), targets=choose(listed, shard), listed=len(listed), shard=shard,
-                       concurrency=args.concurrency)
+    databases = args.databases.resolve() if args.databases else None
+    return audit_config(config_from_args(args), args.database_url, databases, args.shard, args.concurrency)[0]
 
 
 def _write_report(path: Path | None, text: str) -> None:

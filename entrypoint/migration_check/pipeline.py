@@ -53,6 +53,16 @@ def _open_database(config: CheckConfig, stack: contextlib.ExitStack) -> ScratchD
     return stack.enter_context(throwaway_database(find_server_binaries(config.postgres_bin), config.port))
 
 
+def aimed_at(project: AlembicProject, database: ScratchDatabase, driver: str,
+             config: CheckConfig) -> contextlib.AbstractContextManager[None]:
+    """Point env.py at the scratch database, and nowhere else: its URL for Alembic and for the variables the
+    project's settings read (the caller keeps them set for the run)."""
+    url = database.url(driver).render_as_string(hide_password=False)
+    project.point_at(url, database.identity())
+    handed = url_for_settings(database, driver, project.configured_url)
+    return patched_environ(project_environment(database, handed, environment_names(config), config.env, url))
+
+
 def run_check(config: CheckConfig, progress: Progress) -> Report:
     redact.register_settings(config.database_url, config.env)
     location = config.alembic
@@ -177,12 +187,7 @@ def _run_stages(
             database = _open_database(config, stack)
             report.server = database.info
             note.text = database.info.describe()
-        url = database.url(driver).render_as_string(hide_password=False)
-        project.point_at(url, database.identity())
-        handed = url_for_settings(database, driver, project.configured_url)
-        stack.enter_context(
-            patched_environ(project_environment(database, handed, environment_names(config), config.env, url))
-        )
+        stack.enter_context(aimed_at(project, database, driver, config))
 
         with progress.step("revisions", "reading the migrations") as note:
             moved = project.discover_version_locations()

@@ -169,9 +169,23 @@ def register_secrets(targets: list[LiveTarget]) -> set[str]:
 
 
 def choose(targets: list[LiveTarget], shard: Shard | None) -> tuple[LiveTarget, ...]:
-    if not targets:
-        raise UsageError("The audit was given no database.",
-                         fix="Pass --database-url NAME=URL (repeatable) or --databases FILE.")
     if shard is None:
         return tuple(targets)
     return tuple(target for position, target in enumerate(targets) if shard.picks(position))
+
+
+def audit_config(check: CheckConfig, urls: list[str], databases_file: Path | None, shard_text: str | None,
+                 concurrency: int = DEFAULT_CONCURRENCY) -> tuple[AuditConfig, set[str]]:
+    """The audit's configuration from the command line's flags or the Action's inputs, and the spellings of the
+    secrets it holds (masked from now on; the Action also has the runner mask them)."""
+    if concurrency < 1:
+        raise UsageError(f"--concurrency {concurrency} is not a number of databases.", fix="Pass 1 or more.")
+    shard = parse_shard(shard_text)
+    listed = [*targets_from_flags(urls), *(targets_from_file(databases_file) if databases_file else [])]
+    secrets = register_secrets(listed)
+    if not listed:
+        raise UsageError("The audit was given no database.",
+                         fix="Pass --database-url NAME=URL (repeatable) or --databases FILE; in the Action, "
+                         "`database-url` (NAME=URL lines, from secrets) or `databases-file`.")
+    return AuditConfig(check=check, targets=choose(listed, shard), listed=len(listed), shard=shard,
+                       concurrency=concurrency), secrets

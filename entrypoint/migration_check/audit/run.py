@@ -27,15 +27,14 @@ from migration_check.audit.rules import (
     LIVE_SCHEMA_DIVERGED,
     LIVE_UNKNOWN_REVISION,
 )
-from migration_check.config import environment_names
 from migration_check.database import ScratchDatabase, find_server_binaries, throwaway_database
 from migration_check.downgrade_code import downgrade_code
 from migration_check.drivers import choose_driver
-from migration_check.environment import patched_environ, project_environment, url_for_settings
 from migration_check.findings import Finding
 from migration_check.history.scripts import MigrationScript
 from migration_check.locate import Location, ModelIndex
 from migration_check.paths import relative_to_root, repository_root
+from migration_check.pipeline import aimed_at
 from migration_check.policy import graded
 from migration_check.presets import PRESETS
 from migration_check.progress import Progress, StepNote, counted
@@ -171,11 +170,7 @@ def run_audit(config: AuditConfig, progress: Progress) -> AuditReport:
             database = stack.enter_context(throwaway_database(find_server_binaries(check.postgres_bin), check.port))
             report.reference = database.info
             note.text = database.info.describe()
-        url = database.url(driver).render_as_string(hide_password=False)
-        project.point_at(url, database.identity())
-        handed = url_for_settings(database, driver, project.configured_url)
-        stack.enter_context(
-            patched_environ(project_environment(database, handed, environment_names(check), check.env, url)))
+        stack.enter_context(aimed_at(project, database, driver, check))
         with progress.step("revisions", "reading the migrations") as note:
             project.discover_version_locations()
             project.load_revisions()

@@ -7,14 +7,7 @@ import glob
 import sys
 from pathlib import Path
 
-from migration_check.audit.config import (
-    AuditConfig,
-    choose,
-    parse_shard,
-    register_secrets,
-    targets_from_file,
-    targets_from_flags,
-)
+from migration_check.audit.config import AuditConfig, audit_config
 from migration_check.audit.render import render_markdown, render_text
 from migration_check.audit.report import AuditReport, merge, render_json
 from migration_check.config import FAIL_ON, CheckConfig
@@ -31,17 +24,14 @@ from migration_check.progress import Progress
 from migration_check.reporters import sarif
 
 
-def audit_config(inputs: ActionInputs, context: RunContext, check: CheckConfig) -> AuditConfig:
-    listed = targets_from_flags([inputs.database_url]) if inputs.database_url else []
-    if inputs.databases_file:
-        path = Path(inputs.databases_file)
-        listed += targets_from_file(path if path.is_absolute() else check.alembic.project_dir / path)
-    mask(register_secrets(listed))
-    if not listed:
-        raise UsageError("mode: audit was given no database to audit.",
-                         fix="Set `database-url` (NAME=URL lines, from secrets) or `databases-file`.")
-    shard = parse_shard(inputs.shard)
-    return AuditConfig(check=check, targets=choose(listed, shard), listed=len(listed), shard=shard)
+def _audit_config(inputs: ActionInputs, check: CheckConfig) -> AuditConfig:
+    databases = Path(inputs.databases_file) if inputs.databases_file else None
+    if databases is not None and not databases.is_absolute():
+        databases = check.alembic.project_dir / databases
+    config, secrets = audit_config(check, [inputs.database_url] if inputs.database_url else [], databases,
+                                   inputs.shard or None)
+    mask(secrets)
+    return config
 
 
 def _issue_key(inputs: ActionInputs) -> str:
@@ -109,7 +99,7 @@ def report_outputs(inputs: ActionInputs, context: RunContext, report: AuditRepor
 def run_audit_mode(inputs: ActionInputs, context: RunContext, check: CheckConfig) -> int:
     from migration_check.audit.run import run_audit
 
-    config = audit_config(inputs, context, check)
+    config = _audit_config(inputs, check)
     if not config.targets:
         report = AuditReport(project=inputs.working_directory, shards=[str(config.shard)], listed=config.listed)
     else:

@@ -25,6 +25,8 @@ _SHM = Path("/dev/shm")
 _PARENT = _SHM if _SHM.is_dir() and shutil.disk_usage(_SHM).free >= 512 * 1024 * 1024 else Path(tempfile.gettempdir())
 SCRATCH_ROOT = _PARENT / f"mc-tests-{os.getpid()}"
 os.environ["MIGRATION_CHECK_TMPDIR"] = str(SCRATCH_ROOT)
+# The servers' initdb template is this session's too (made by its first server), not the user's cache.
+os.environ["MIGRATION_CHECK_CACHE"] = str(SCRATCH_ROOT / "cache")
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
-from migration_check import redact, signals
+from migration_check import redact, server_template, signals
 from migration_check.errors import DatabaseUnavailable, UsageError
 from migration_check.findings import ServerInfo
 from migration_check.presets import extensions
@@ -392,6 +392,8 @@ class ThrowawayServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
         self.stand_in_extensions: tuple[str, ...] = ()
+        self.from_template = False  # the data folder is a copy of the cached template (server_template)
+        self.template_key = ""
         # TCP logins need this password: without one, any local account could connect to 127.0.0.1 as the
         # superuser (and run programs as the server's account with COPY ... TO PROGRAM). The unix socket trusts
         # its users, but it lies in the private 0700 folder, which only the server's account can enter.
@@ -432,20 +434,34 @@ class ThrowawayServer:
         if self.stand_in_extensions:
             extensions.write_stand_ins(self.stand_in_extensions, self.folder)
         data = self.folder / "data"
-        password_file = self.folder / "password"
-        password_file.write_text(self.password + "\n")
-        password_file.chmod(0o600)
-        if account is not None:
-            os.chown(password_file, account.uid, account.gid)
+        self._make_data_folder(bin_dir, data, account)
         try:
-            initdb = subprocess.run(
-                [str(bin_dir / "initdb"), "-D", str(data), "-U", SERVER_USER, f"--pwfile={password_file}",
-                 "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync",
-                 "--no-instructions"],
-                capture_output=True, text=True, cwd=self.folder, **_run_as(account),  # type: ignore[call-overload]
-            )
-        finally:
-            password_file.unlink(missing_ok=True)
+            self._start_on(bin_dir, data, account)
+        except DatabaseUnavailable:
+            if not self.from_template:
+                raise
+            # a cached template that does not start: forget it, and start once more from a fresh initdb
+            server_template.forget_template(self.template_key)
+            self.stop_process()
+            shutil.rmtree(data, ignore_errors=True)
+            self.from_template = False
+            self._make_data_folder(bin_dir, data, account, use_cache=False)
+            self._start_on(bin_dir, data, account)
+        self._set_password()
+
+    def _make_data_folder(self, bin_dir: Path, data: Path, account: Account | None, use_cache: bool = True) -> None:
+        """A copy of the cached template for these binaries, else initdb (whose folder becomes the template)."""
+        arguments = ["-U", SERVER_USER, "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8",
+                     "--locale=C", "--no-sync", "--no-instructions"]
+        self.template_key = server_template.template_key(self.binaries.bin_dir, self.binaries.version, arguments)
+        owner = (account.uid, account.gid) if account is not None else None
+        if use_cache and server_template.copy_template(self.template_key, data, owner):
+            self.from_template = True
+            return
+        initdb = subprocess.run(
+            [str(bin_dir / "initdb"), "-D", str(data), *arguments],
+            capture_output=True, text=True, cwd=self.folder, **_run_as(account),  # type: ignore[call-overload]
+        )
         if initdb.returncode != 0:
             raise DatabaseUnavailable(
                 f"initdb failed with exit status {initdb.returncode}.",
@@ -453,6 +469,19 @@ class ThrowawayServer:
                 "--database-url.",
                 detail=(initdb.stderr or initdb.stdout)[-3000:],
             )
+        if use_cache:
+            server_template.keep_template(self.template_key, data)
+
+    def _set_password(self) -> None:
+        """The superuser's password for TCP logins, set through the unix socket (which trusts its users, in the
+        private folder): neither initdb nor a template holds one, so until now no TCP login could succeed."""
+        assert self.folder is not None and self.port is not None
+        with psycopg.connect(host=str(self.folder), port=self.port, user=SERVER_USER, dbname="postgres",
+                             autocommit=True) as connection:
+            connection.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(SERVER_USER), sql.Literal(self.password)))
+
+    def _start_on(self, bin_dir: Path, data: Path, account: Account | None) -> None:
         attempts = 1 if self.requested_port is not None else 3
         for attempt in range(attempts):
             self.port = self.requested_port or _free_port()

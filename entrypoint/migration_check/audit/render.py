@@ -68,7 +68,7 @@ def render_text(report: AuditReport, threshold: Severity | None, color: bool = F
         for pending in database.pending:
             lines.append(f"  pending: {pending['revision']} {pending['message']}".rstrip())
         for finding in database.findings:
-            lines.extend(_finding_text(finding, paint))
+            lines.extend(_finding_text(finding))
         lines.extend(f"  note: {note}" for note in database.notes)
         if database.tables:
             lines.append(paint(f"  largest tables: {_largest(database)}", "2"))
@@ -86,7 +86,7 @@ def render_text(report: AuditReport, threshold: Severity | None, color: bool = F
     return "\n".join(lines) + "\n"
 
 
-def _finding_text(finding: Finding, paint: object) -> list[str]:
+def _finding_text(finding: Finding) -> list[str]:
     rule = RULES[finding.rule]
     where = f"{finding.file}:{finding.line}  " if finding.file and finding.line else ""
     lines = [f"  {finding.severity.label} [{finding.rule}] {where}{finding.message}"]
@@ -97,7 +97,6 @@ def _finding_text(finding: Finding, paint: object) -> list[str]:
             lines.append(f"      {label}:")
             lines.extend(f"          {line}" for line in str(code).splitlines())
     lines.append(f"      fix: {rule.fix}")
-    del paint
     return lines
 
 

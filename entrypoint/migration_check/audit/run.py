@@ -38,6 +38,7 @@ from migration_check.pipeline import aimed_at
 from migration_check.policy import graded
 from migration_check.presets import PRESETS
 from migration_check.progress import Progress, StepNote, counted
+from migration_check.rules import Rule
 from migration_check.stages.compare import check_models, describe, suggested_migration
 from migration_check.stages.setup import run_setup
 from migration_check.stages.static import read_scripts
@@ -243,9 +244,8 @@ def _audit_one(read: _Read, project: AlembicProject, head: _Reference, at: dict[
     heads = ", ".join(report.heads) or "none"
     found: list[Finding] = []
 
-    def finding(rule: object, message: str, location: Location | None = None, **details: object) -> None:
-        made = rule.at(f"{name}: {message}", location, root, database=name, **details)  # type: ignore[attr-defined]
-        found.append(made)
+    def finding(rule: Rule, message: str, location: Location | None = None, **details: object) -> None:
+        found.append(rule.at(f"{name}: {message}", location, root, database=name, **details))
 
     if not state.version_table:
         same = head.snapshot is not None and not state.snapshot.changes(head.snapshot).without_not_null().lines()

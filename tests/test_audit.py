@@ -390,3 +390,12 @@ def test_the_teams_rule_levels_apply(server: ThrowawayServer, project: Path, tmp
     (project / ".migration-check.yml").write_text("rules:\n  live-behind-head: error\n  live-schema-diverged: off\n")
     run = audit(project, "--database-url", f"production={url}", tmp_path=tmp_path)
     assert [(f["rule"], f["severity"]) for f in findings(run)] == [("live-behind-head", "error")]
+
+
+def test_a_shard_with_no_database(project: Path, tmp_path: Path) -> None:
+    """A matrix wider than the list: the shard's job audits nothing, starts no server, and still reports."""
+    run = run_cli("audit", project, "--database-url", "a=postgresql://u@127.0.0.1:9/a", "--shard", "2/3",
+                  report=tmp_path / "audit.json")
+    assert run.status == 0, run.stderr
+    assert run.report is not None and run.report["databases"] == [] and run.report["shards"] == ["2/3"]
+    assert "shard 2/3 of a list of 1 databases has none" in run.stderr

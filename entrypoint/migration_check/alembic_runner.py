@@ -84,6 +84,13 @@ class ComparisonOptions:
     version_table: str
     version_table_schema: str | None
 
+    @property
+    def version_table_shown(self) -> str:
+        """schema.table, or the table alone where env.py names no schema."""
+        if self.version_table_schema:
+            return f"{self.version_table_schema}.{self.version_table}"
+        return self.version_table
+
 
 def _exception_chain(exc: BaseException) -> list[BaseException]:
     """The exception and its causes, outermost first."""

@@ -200,10 +200,7 @@ def _audit(args: argparse.Namespace) -> int:
     shard = f", shard {config.shard} of a list of {config.listed}" if config.shard else ""
     progress.say(f"migration-check {__version__}: auditing {counted(len(config.targets), 'database')}{shard} "
                  f"against {config.check.alembic.project_dir}")
-    if not config.targets:
-        progress.say(f"shard {config.shard} of {config.listed} databases has none: nothing to audit")
-    report = run_audit(config, progress) if config.targets else AuditReport(
-        project=str(config.check.alembic.project_dir), shards=[str(config.shard)], listed=config.listed)
+    report = run_audit(config, progress)
     return _audit_outputs(report, config.check.report_path, config.check.output_format, config.check.fail_on)
 
 

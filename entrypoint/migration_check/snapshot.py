@@ -266,6 +266,10 @@ class Changes:
                        [row for row in self.missing if not _is_not_null(row)],
                        [(expected, found) for expected, found in self.changed if not _is_not_null(expected)])
 
+    def reversed(self) -> Changes:
+        """The same differences seen from the other side: what was left over is missing, and so on."""
+        return Changes(self.missing, self.left_over, [(found, expected) for expected, found in self.changed])
+
     def without(self, reported: set[Row]) -> Changes:
         """The same without objects already left over or missing in these rows (reported elsewhere)."""
         return Changes([row for row in self.left_over if row not in reported],

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from migration_check import __version__, connection_errors, snapshot
 from migration_check.audit.config import LiveTarget
+from migration_check.errors import DatabaseUnavailable
 
 APPLICATION_NAME = f"migration-check audit {__version__}"[:63]
 LOCK_TIMEOUT = "2s"  # a catalog read that waits behind a migration's lock gives up instead of queueing others
@@ -44,13 +45,12 @@ ORDER BY 1, 2
 """
 
 
-class LiveUnavailable(Exception):
-    """The database could not be read: why, and what to do. The message never holds the URL or the host."""
+class LiveUnavailable(DatabaseUnavailable):
+    """One live database could not be read: why, and what to do (the message never holds its URL or host). It
+    ends that database's audit, not the run's: the run reports it and exits 2 once the others are audited."""
 
     def __init__(self, message: str, fix: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fix = fix
+        super().__init__(message, fix=fix)
 
 
 @dataclass(frozen=True)

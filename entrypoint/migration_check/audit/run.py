@@ -159,6 +159,9 @@ def run_audit(config: AuditConfig, progress: Progress) -> AuditReport:
     report = AuditReport(project=relative_to_root(location.project_dir, root) or ".",
                          config_file=relative_to_root(location.main_file, root), listed=config.listed,
                          shards=[str(config.shard)] if config.shard else [])
+    if not config.targets:  # a shard of a list shorter than the matrix: nothing to audit, a report all the same
+        progress.say(f"shard {config.shard} of a list of {config.listed} databases has none: nothing to audit")
+        return report
     preset = PRESETS[check.preset] if check.preset else None
     excluded = (*check.excluded_schemas, *(preset.schemas if preset else ()))
 
@@ -206,7 +209,7 @@ def run_audit(config: AuditConfig, progress: Progress) -> AuditReport:
         models = ModelIndex.from_loaded_modules(skip=project.version_folders())
         reference_major = database.info.version.split(".")[0]
         for read in reads:
-            audited = _audit_one(read, project, head, at, models, scripts, root, report, _version_table(options))
+            audited = _audit_one(read, project, head, at, models, scripts, root, report, options.version_table_shown)
             # the team's levels from .migration-check.yml: a rule made a warning, or turned off
             audited.findings = [found for found in (graded(check, f) for f in audited.findings) if found]
             live_major = (audited.server_version or "").split(".")[0]
@@ -222,76 +225,72 @@ def run_audit(config: AuditConfig, progress: Progress) -> AuditReport:
     return report
 
 
-def _version_table(options: ComparisonOptions) -> str:
-    if options.version_table_schema:
-        return f"{options.version_table_schema}.{options.version_table}"
-    return options.version_table
-
-
 def _audit_one(read: _Read, project: AlembicProject, head: _Reference, at: dict[tuple[str, ...], _Reference],
                models: ModelIndex, scripts: list[MigrationScript], root: Path, report: AuditReport,
                table: str) -> DatabaseAudit:
-    name = read.target.name
-    result = DatabaseAudit(name=name, seconds=read.seconds)
-    if read.error is not None or read.state is None:
+    result = DatabaseAudit(name=read.target.name, seconds=read.seconds)
+    if read.state is None:
         assert read.error is not None
         result.error, result.fix = read.error.message, read.error.fix
         return result
-    state = read.state
-    result.server_version = state.server_version
-    result.revisions = state.revisions
-    result.tables = [table.as_json() for table in state.tables]
-    heads = ", ".join(report.heads) or "none"
-    found: list[Finding] = []
+    result.server_version = read.state.server_version
+    result.revisions = read.state.revisions
+    result.tables = [size.as_json() for size in read.state.tables]
+    result.findings = _findings(read, project, head, at, models, scripts, root, report, table, result)
+    return result
 
-    def finding(rule: Rule, message: str, location: Location | None = None, **details: object) -> None:
-        found.append(rule.at(f"{name}: {message}", location, root, database=name, **details))
+
+def _findings(read: _Read, project: AlembicProject, head: _Reference, at: dict[tuple[str, ...], _Reference],
+              models: ModelIndex, scripts: list[MigrationScript], root: Path, report: AuditReport, table: str,
+              result: DatabaseAudit) -> list[Finding]:
+    """One database's findings, in the order its questions are asked: is there a version table, is its revision
+    the repository's, is it behind, does its schema match its migrations, do the models match it. Pending
+    migrations and notes go on result."""
+    name = read.target.name
+    state = read.state
+    assert state is not None
+    heads = ", ".join(report.heads) or "none"
+
+    def finding(rule: Rule, message: str, location: Location | None = None, **details: object) -> Finding:
+        return rule.at(f"{name}: {message}", location, root, database=name, **details)
 
     if not state.version_table:
-        same = head.snapshot is not None and not state.snapshot.changes(head.snapshot).without_not_null().lines()
-        if same:
-            finding(LIVE_NO_VERSION_TABLE, f"has no version table ({table}), and its schema matches the migrations at "
-                    f"head ({heads}): run `alembic stamp head` there, once, to record it.", stamp=True)
-        else:
-            differing = head.snapshot and state.snapshot.changes(head.snapshot).without_not_null().summary()
-            schema = ("It holds no schema objects at all." if not state.snapshot.objects else
-                      f"Its schema differs from the migrations at head in {counted(len(differing), 'object')}."
-                      if differing else "")
-            finding(LIVE_NO_VERSION_TABLE, f"has no version table ({table}): it was never migrated with Alembic, "
-                    f"or the URL names another database. {schema}".rstrip(), stamp=False,
-                    differences=list(differing or [])[:50])
-        result.findings = found
-        return result
-
-    unknown = [revision for revision in state.revisions if not project.known(revision)]
+        differing = head.snapshot and state.snapshot.changes(head.snapshot).without_not_null().summary()
+        if head.snapshot is not None and not differing:
+            return [finding(LIVE_NO_VERSION_TABLE, f"has no version table ({table}), and its schema matches the "
+                            f"migrations at head ({heads}): run `alembic stamp head` there, once, to record it.",
+                            stamp=True)]
+        schema = ("It holds no schema objects at all." if not state.snapshot.objects else
+                  f"Its schema differs from the migrations at head in {counted(len(differing), 'object')}."
+                  if differing else "")
+        return [finding(LIVE_NO_VERSION_TABLE, f"has no version table ({table}): it was never migrated with "
+                        f"Alembic, or the URL names another database. {schema}".rstrip(), stamp=False,
+                        differences=list(differing or [])[:50])]
     if not state.revisions:
-        finding(LIVE_NO_VERSION_TABLE, "has an empty version table: no migration is recorded there, although "
-                f"{counted(len(state.snapshot.objects), 'object')} exist. Check the URL, or `alembic stamp` the "
-                "revision its schema matches.", stamp=False)
-        result.findings = found
-        return result
+        return [finding(LIVE_NO_VERSION_TABLE, "has an empty version table: no migration is recorded there, "
+                        f"although {counted(len(state.snapshot.objects), 'object')} exist. Check the URL, or "
+                        "`alembic stamp` the revision its schema matches.", stamp=False)]
+    unknown = [revision for revision in state.revisions if not project.known(revision)]
     if unknown:
-        finding(LIVE_UNKNOWN_REVISION, f"is at revision {', '.join(unknown)}, which no migration file in the "
-                f"repository has (the repository's head: {heads}): run from a branch that was never merged, or a "
-                "file deleted after it ran. Its schema was not compared.", revisions=unknown)
-        result.findings = found
-        return result
+        return [finding(LIVE_UNKNOWN_REVISION, f"is at revision {', '.join(unknown)}, which no migration file in "
+                        f"the repository has (the repository's head: {heads}): run from a branch that was never "
+                        "merged, or a file deleted after it ran. Its schema was not compared.", revisions=unknown)]
 
+    found = []
     pending = project.pending(state.revisions)
     result.pending = [{"revision": p.revision, "message": p.message,
                        "file": relative_to_root(p.path, root) if p.path else None} for p in pending]
     if pending:
-        finding(LIVE_BEHIND_HEAD, f"is at revision {', '.join(state.revisions)}, "
-                f"{counted(len(pending), 'migration')} behind head {heads}: {_pending_list(pending)}.",
-                Location(pending[0].path, 1) if pending[0].path else None,
-                pending=[p.revision for p in pending])
+        found.append(finding(LIVE_BEHIND_HEAD, f"is at revision {', '.join(state.revisions)}, "
+                             f"{counted(len(pending), 'migration')} behind head {heads}: {_pending_list(pending)}.",
+                             Location(pending[0].path, 1) if pending[0].path else None,
+                             pending=[p.revision for p in pending]))
     reference = at.get(state.revisions)
     if reference is None or reference.snapshot is None:
         why = reference.failure if reference else "it was not built"
         result.notes.append(f"schema not compared: the migrations do not build revision "
                             f"{', '.join(state.revisions)} from scratch ({why})")
-        result.findings = found
-        return result
+        return found
     found.extend(_diverged(name, state, reference.snapshot, state.revisions, root))
     platform = sorted(row[1] for row in state.snapshot.changes(reference.snapshot).left_over if row[0] == "extension")
     if platform:
@@ -299,19 +298,13 @@ def _audit_one(read: _Read, project: AlembicProject, head: _Reference, at: dict[
     if read.models is not None and reference.models is not None and head.models is not None:
         found.extend(_model_drift(name, read.models, reference.models, head.models, models, scripts, root,
                                   project))
-    result.findings = found
-    return result
+    return found
 
 
 def _pending_list(pending: list[PendingRevision]) -> str:
     shown = [f"{p.revision} ({p.message})" if p.message else p.revision for p in pending[:MOST_PENDING_SHOWN]]
     more = len(pending) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
-
-
-def _reversed(changes: snapshot.Changes) -> snapshot.Changes:
-    return snapshot.Changes(changes.missing, changes.left_over, [(found, expected) for expected, found in
-                                                                  changes.changed])
 
 
 def _object_groups(changes: snapshot.Changes) -> list[snapshot.Changes]:
@@ -359,7 +352,7 @@ def _diverged(name: str, state: live.LiveState, reference: snapshot.Snapshot, re
             what = (f"{expected[0]} {expected[1]} is {found[2] or '(nothing)'} in the live database, but "
                     f"{expected[2] or '(nothing)'} after the migrations up to {at}")
         revert = downgrade_code(group, state.snapshot)
-        adopt = downgrade_code(_reversed(group), reference)
+        adopt = downgrade_code(group.reversed(), reference)
         findings.append(LIVE_SCHEMA_DIVERGED.at(
             f"{name}: {what} (a manual change, or a migration left half-done).", None, root, database=name,
             objects=group.lines(), adopt_code="\n".join(adopt), revert_code="\n".join(revert)))

@@ -100,10 +100,7 @@ def run_audit_mode(inputs: ActionInputs, context: RunContext, check: CheckConfig
     from migration_check.audit.run import run_audit
 
     config = _audit_config(inputs, check)
-    if not config.targets:
-        report = AuditReport(project=inputs.working_directory, shards=[str(config.shard)], listed=config.listed)
-    else:
-        report = run_audit(config, Progress(sys.stdout, color=True))
+    report = run_audit(config, Progress(sys.stdout, color=True))
     return report_outputs(inputs, context, report, check.fail_on)
 
 

@@ -298,3 +298,40 @@ def test_the_round_trip_on_an_older_server_runs_without_jit(older_server: Throwa
     assert "agents.description" in mismatch["message"]
     assert run.report["server"]["version"].split(".")[0] in ("15", "16")
     assert _databases(older_server) == before
+
+
+def test_a_downgrade_that_uses_the_enum_value_its_upgrade_added_works_on_an_older_server(
+        older_server: ThrowawayServer, tmp_path: Path) -> None:
+    """PostgreSQL 15 and 16 refuse a new enum value in the transaction that added it ("unsafe use of new value");
+    a real downgrade runs after its upgrade was committed, so the stairway commits after such an upgrade, and the
+    downgrade that works is not reported. A downgrade that really fails still is."""
+    from history_projects import add, migration, repository
+
+    project, _base = repository(tmp_path / "project")
+    add(project, "0004_agent_kind.py", migration(
+        "0004", "0003", "add agents.kind",
+        upgrade='op.execute("CREATE TYPE agent_kind AS ENUM (\'bot\')")\n'
+                '    op.execute("ALTER TABLE agents ADD COLUMN kind agent_kind")',
+        downgrade='op.execute("ALTER TABLE agents DROP COLUMN kind")\n    op.execute("DROP TYPE agent_kind")'))
+    add(project, "0005_agent_kind_human.py", migration(
+        "0005", "0004", "add human to agent_kind",
+        upgrade='op.execute("ALTER TYPE agent_kind ADD VALUE \'human\'")',
+        downgrade='op.execute("UPDATE agents SET kind = \'bot\' WHERE kind = \'human\'")\n'
+                  '    op.execute("ALTER TYPE agent_kind RENAME TO agent_kind_old")\n'
+                  '    op.execute("CREATE TYPE agent_kind AS ENUM (\'bot\')")\n'
+                  '    op.execute("ALTER TABLE agents ALTER COLUMN kind TYPE agent_kind "\n'
+                  '               "USING kind::text::agent_kind")\n'
+                  '    op.execute("DROP TYPE agent_kind_old")'))
+    run = check(project, "--database-url", older_server.url(), "--roundtrip", "full", "--only", "apply,roundtrip",
+                tmp_path=tmp_path)
+    assert run.report is not None, run.stderr
+    assert run.rules() == [], run.stdout
+    # the same downgrade with a typo in the type's name fails for real, and is reported
+    (project / "migrations/versions/0005_agent_kind_human.py").write_text(
+        (project / "migrations/versions/0005_agent_kind_human.py").read_text().replace(
+            "USING kind::text::agent_kind", "USING kind::text::agent_knid"))
+    run = check(project, "--database-url", older_server.url(), "--roundtrip", "full", "--only", "apply,roundtrip",
+                "--fail-on", "never", tmp_path=tmp_path)
+    assert run.report is not None, run.stderr
+    assert run.rules() == ["downgrade-failed"], run.stdout
+    assert "agent_knid" in run.report["findings"][0]["message"]

@@ -593,6 +593,7 @@ class AlembicProject:
         if not steps:
             return StepsRun([], None, 0, ())
         revision_files = {revision: path for path, revision in self.revision_files().items()}
+        listening: list[tuple[Any, Callable[..., None]]] = []  # a connection env.py may use again, and our listener
 
         def attribute(exc: Exception, index: int) -> StepFailure | None:
             """The failure of step index, or None when the error is not the migration's (env.py, the project)."""
@@ -604,6 +605,10 @@ class AlembicProject:
 
         def plan(_revision: Any, context: Any) -> list[Any]:
             observe(BEFORE_FIRST_STEP, context, None)
+            if context.connection is not None:
+                listener = _note_enum_values(state)
+                sa.event.listen(context.connection, "before_cursor_execute", listener)
+                listening.append((context.connection, listener))
             state.heads = tuple(context.get_current_heads())
             revisions = self.script.revision_map
             planned = []
@@ -633,6 +638,10 @@ class AlembicProject:
                     # not raised by a migration: env.py or the project failed to load or connect
                     raise self._file_error(exc, f"Running {self.env_py.name}") from None
                 return StepsRun(list(state.failures.values()), failure, state.completed, tuple(state.skipped))
+            finally:
+                for connection, listener in listening:
+                    with contextlib.suppress(Exception):
+                        sa.event.remove(connection, "before_cursor_execute", listener)
 
     def known(self, revision: str) -> bool:
         """Whether the revision is in the repository's graph."""
@@ -819,6 +828,7 @@ class _RunState:
     heads: tuple[str, ...] = ()  # the version table's heads, as Alembic sees them, after the last step
     steps: list[Step] = field(default_factory=list)
     last_of_group: dict[int, int] = field(default_factory=dict)
+    enum_value_added: bool = False  # the step running sent ALTER TYPE ... ADD VALUE
 
 
 def _guarded(
@@ -912,8 +922,39 @@ def _after_each_step(projects_callback: Callable[..., None] | None, observe: Obs
             # the group was tried; what follows starts from where it began, as if it had never run (the version
             # table too: the group's moves end where they started)
             _take_back(savepoint, info["ctx"].connection)
+        following = state.steps[index + 1] if index + 1 < len(state.steps) else None
+        if state.enum_value_added and following is not None and following.undo_group not in (None, group):
+            _commit_so_far(info["ctx"])
+        state.enum_value_added = False
 
     return after_step
+
+
+_ADDS_ENUM_VALUE = re.compile(r"\bALTER\s+TYPE\b.*\bADD\s+VALUE\b", re.IGNORECASE | re.DOTALL)
+
+
+def _note_enum_values(state: _RunState) -> Callable[..., None]:
+    """A before_cursor_execute listener that notes a value added to an enum type."""
+
+    def note(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not state.enum_value_added and _ADDS_ENUM_VALUE.search(statement):
+            state.enum_value_added = True
+
+    return note
+
+
+def _commit_so_far(context: Any) -> None:
+    """Commit what ran and go on in a new transaction, as Alembic's autocommit_block() does.
+
+    A value added to an enum type cannot be used in the transaction that added it (PostgreSQL 15 refuses even a
+    comparison with it in a WHERE clause), while a real downgrade runs after its upgrade was committed. Without
+    this, the stairway would report downgrades that work. Only Alembic's own transaction can be committed so; an
+    external one (env.py began it) or one per migration (which commits anyway) is left alone."""
+    transaction = getattr(context, "_transaction", None)
+    if transaction is None or not transaction.is_active or getattr(context, "_transaction_per_migration", False):
+        return
+    transaction.commit()
+    context._transaction = context.connection.begin()
 
 
 def _render(ops: Any, context: Any) -> str:

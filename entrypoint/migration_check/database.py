@@ -18,6 +18,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import warnings
@@ -573,11 +574,64 @@ class ThrowawayServer:
             self.folder = self.binaries_folder = None
 
 
+class EarlyStart:
+    """A throwaway server started in a thread of its own while the check reads the project and its files: the
+    copy of the template and the server's start-up are other processes' work, so they cost the check no time.
+
+    The thread stays until the server is closed: the server's process asks for SIGQUIT when the thread that
+    started it ends (PR_SET_PDEATHSIG is per thread)."""
+
+    def __init__(self, binaries: ServerBinaries, port: int | None = None) -> None:
+        self.server = ThrowawayServer(binaries, port)
+        self._started = threading.Event()
+        self._closed = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="migration-check-server", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.server.start()
+        except BaseException as exc:  # handed to the main thread by running()
+            self._error = exc
+        finally:
+            self._started.set()
+        self._closed.wait()
+
+    def running(self) -> ThrowawayServer:
+        """The server once it is ready; its start's error, raised here."""
+        while not self._started.wait(0.05):  # a short wait at a time, so that Ctrl-C is seen
+            pass
+        if self._error is not None:
+            raise self._error
+        return self.server
+
+    def close(self) -> None:
+        while not self._started.wait(0.05):
+            pass
+        try:
+            self.server.close()
+        finally:
+            self._closed.set()
+            self._thread.join(5)
+
+    def __enter__(self) -> EarlyStart:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
 @contextlib.contextmanager
-def throwaway_database(binaries: ServerBinaries, port: int | None = None) -> Iterator[ScratchDatabase]:
-    server = ThrowawayServer(binaries, port)
+def throwaway_database(binaries: ServerBinaries, port: int | None = None,
+                       early: EarlyStart | None = None) -> Iterator[ScratchDatabase]:
+    """A database on a throwaway server: the one `early` is starting, else one started here."""
+    server = early.server if early is not None else ThrowawayServer(binaries, port)
     try:
-        server.start()
+        if early is not None:
+            early.running()
+        else:
+            server.start()
         assert server.port is not None
         name = "migration_check"
         with server.connect() as admin:
@@ -589,7 +643,10 @@ def throwaway_database(binaries: ServerBinaries, port: int | None = None) -> Ite
             yield ScratchDatabase("127.0.0.1", server.port, SERVER_USER, server.password, name, info,
                                   maintenance=maintenance)
     finally:
-        server.close()
+        if early is not None:
+            early.close()
+        else:
+            server.close()
 
 
 # -- a scratch database on a given server --------------------------------------------------------------------

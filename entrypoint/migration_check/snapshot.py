@@ -139,6 +139,7 @@ END $$;
 CREATE EVENT TRIGGER migration_check_ddl ON ddl_command_end EXECUTE FUNCTION {TRACE_SCHEMA}.on_ddl();
 CREATE EVENT TRIGGER migration_check_drop ON sql_drop EXECUTE FUNCTION {TRACE_SCHEMA}.on_drop();
 """
+_TRACE_TRIGGERS = ("migration_check_ddl", "migration_check_drop")
 _TRACE_TEARDOWN = f"""
 DROP EVENT TRIGGER IF EXISTS migration_check_ddl;
 DROP EVENT TRIGGER IF EXISTS migration_check_drop;
@@ -369,6 +370,19 @@ class SchemaTracker:
             _execute(connection, _TRACE_SETUP + self.query.groups_function() + _REFRESH_FUNCTION
                      + f"DELETE FROM {TRACE_SCHEMA}.touched;")
             self.traced = True
+        self._read_all(connection)
+
+    def pause(self, connection: Any) -> None:
+        """Stop noting DDL until resume(): for steps after which the whole schema is read anyway."""
+        if self.traced:
+            for trigger in _TRACE_TRIGGERS:
+                _execute(connection, f"ALTER EVENT TRIGGER {trigger} DISABLE")
+
+    def resume(self, connection: Any) -> None:
+        """Note DDL again, and read the whole schema (what ran while paused was not noted)."""
+        if self.traced:
+            for trigger in _TRACE_TRIGGERS:
+                _execute(connection, f"ALTER EVENT TRIGGER {trigger} ENABLE")
         self._read_all(connection)
 
     def stop(self, connection: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from pathlib import Path
 
@@ -31,17 +32,33 @@ def resolve_commit(repository: Path, ref: str) -> str:
 
 
 def files_at(repository: Path, commit: str, folder: Path, recursive: bool) -> dict[Path, str]:
-    """The .py files of `folder` at `commit`, as {path in the work tree: text at that commit}."""
+    """The .py files of `folder` at `commit`, as {path in the work tree: text at that commit}.
+
+    Read once per commit and folder (the history stage and the round trip's changed mode both ask), through one
+    `git cat-file --batch`: a `git show` per file cost 2 s at 800 migrations."""
+    return dict(_files_at(repository, commit, folder, recursive))
+
+
+@functools.lru_cache(maxsize=16)
+def _files_at(repository: Path, commit: str, folder: Path, recursive: bool) -> tuple[tuple[Path, str], ...]:
     relative = folder.relative_to(repository).as_posix()
     listing = _git(repository, "ls-tree", "-r", "--name-only", commit, "--", relative)
-    found: dict[Path, str] = {}
-    for name in listing.stdout.splitlines():
-        path = repository / name
-        if not name.endswith(".py") or path.name == "__init__.py":
+    names = [name for name in listing.stdout.splitlines()
+             if name.endswith(".py") and Path(name).name != "__init__.py"
+             and (recursive or (repository / name).parent == folder)]
+    if not names:
+        return ()
+    done = subprocess.run(["git", "-C", str(repository), "cat-file", "--batch"], capture_output=True,
+                          input="".join(f"{commit}:{name}\n" for name in names).encode())
+    found: list[tuple[Path, str]] = []
+    output, position = done.stdout, 0
+    for name in names:
+        end = output.index(b"\n", position)
+        header = output[position:end].split()
+        position = end + 1
+        if len(header) != 3 or header[1] != b"blob":  # "<object> missing", or not a file
             continue
-        if not recursive and path.parent != folder:
-            continue
-        shown = _git(repository, "show", f"{commit}:{name}")
-        if shown.returncode == 0:
-            found[path] = shown.stdout
-    return found
+        size = int(header[2])
+        found.append((repository / name, output[position:position + size].decode("utf-8", errors="replace")))
+        position += size + 1  # the content, then a newline
+    return tuple(found)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,8 @@ class MigrationScript:
     marked_irreversible: bool = False  # the marker comment, or a downgrade that refuses
     downgrade_refuses: bool = False  # downgrade() is only `raise NotImplementedError`
     suppressions: tuple[Suppression, ...] = ()
+    # identifier-like strings passed to schema operations, with their lines (the naming stage's long names)
+    schema_names: tuple[tuple[str, int], ...] = ()
 
     def line_naming(self, name: str) -> int | None:
         """The first line that spells a schema object's name out: in quotes, else as a word (in raw SQL)."""
@@ -161,6 +164,56 @@ def _op_calls(function: ast.FunctionDef | None) -> tuple[OpCall, ...]:
     return tuple(sorted(calls, key=lambda call: call.line))
 
 
+# Alembic operations whose string arguments are not names
+_NOT_NAMES = {"execute", "f", "text", "literal_column", "inline_literal", "get_bind", "run_async"}
+_NOT_NAME_KEYWORDS = {"server_default", "comment", "postgresql_where", "sqlite_where", "info", "doc",
+                      "existing_server_default", "existing_comment", "sqltext", "condition", "type_"}
+_IDENTIFIER_LIKE = re.compile(r"[^\s()'\",;=<>]+")
+# The calls whose string arguments are names: the module names migrations use for Alembic's operations and
+# SQLAlchemy, and SQLAlchemy's schema constructors imported by name.
+_SCHEMA_MODULES = {"op", "batch_op", "sa", "sqlalchemy", "postgresql", "pg", "sqlmodel", "alembic"}
+_SCHEMA_CONSTRUCTORS = {"Column", "Table", "Index", "ForeignKey", "ForeignKeyConstraint", "UniqueConstraint",
+                        "PrimaryKeyConstraint", "CheckConstraint", "Sequence", "Enum", "ENUM", "Identity",
+                        "Computed", "MetaData", "Field"}
+
+
+def _names_in_operations(tree: ast.Module) -> Iterator[tuple[str, int]]:
+    """Identifier-like strings passed to schema operations in a migration file: op.* and batch_op.* calls and
+    SQLAlchemy's constructors (not SQL, not comments, not a log message's arguments). The naming stage checks
+    their lengths; read here, from the one parse of the file."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not _is_schema_call(node.func):
+            continue
+        func = node.func
+        called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if called in _NOT_NAMES:
+            if called == "f":  # op.f("name"): the name itself
+                yield from _identifier_strings(node.args[:1])
+            continue
+        values = [*node.args, *(k.value for k in node.keywords if k.arg not in _NOT_NAME_KEYWORDS)]
+        yield from _identifier_strings(values)
+
+
+def _is_schema_call(func: ast.expr) -> bool:
+    """op.add_column(...), sa.Column(...), postgresql.ENUM(...), Column(...) imported by name; not print(),
+    logger.info() or str.format()."""
+    if isinstance(func, ast.Name):
+        return func.id in _SCHEMA_CONSTRUCTORS
+    root = func
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    return isinstance(root, ast.Name) and root.id in _SCHEMA_MODULES
+
+
+def _identifier_strings(values: Iterable[ast.expr]) -> Iterator[tuple[str, int]]:
+    for value in values:
+        items = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
+        for item in items:
+            if isinstance(item, ast.Constant) and isinstance(item.value, str) and \
+                    _IDENTIFIER_LIKE.fullmatch(item.value):
+                yield item.value, item.lineno
+
+
 def _message(tree: ast.Module, path: Path, revision: str | None) -> tuple[str, int]:
     """The first line of the module docstring, as Alembic's template writes it; else the file name."""
     docstring = ast.get_docstring(tree, clean=True)
@@ -174,9 +227,19 @@ def _message(tree: ast.Module, path: Path, revision: str | None) -> tuple[str, i
     return stem.strip("_- ").replace("_", " "), 1
 
 
+_read: dict[tuple[Path, str], MigrationScript] = {}  # a file unchanged since the base ref is parsed once
+
+
 def read_script(path: Path, source: str | None = None) -> MigrationScript:
     """Read a migration from its file, or from `source` (its text at another commit)."""
     source = path.read_text(encoding="utf-8") if source is None else source
+    known = _read.get((path, source))
+    if known is None:
+        known = _read[(path, source)] = _parse_script(path, source)
+    return known
+
+
+def _parse_script(path: Path, source: str) -> MigrationScript:
     try:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:
@@ -211,6 +274,7 @@ def read_script(path: Path, source: str | None = None) -> MigrationScript:
         marked_irreversible=bool(IRREVERSIBLE_MARKER.search(source)) or _refuses(downgrade),
         downgrade_refuses=_refuses(downgrade),
         suppressions=suppressions_in(source),
+        schema_names=tuple(_names_in_operations(tree)),
     )
 
 

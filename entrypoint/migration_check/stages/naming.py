@@ -7,7 +7,6 @@ the names migration files pass to Alembic's operations (long names).
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import re
 from collections import defaultdict
@@ -62,18 +61,6 @@ STANDARD_CONVENTION = {
 SQLALCHEMY_DEFAULT_CONVENTION = {"ix": "ix_%(column_0_label)s"}
 _TOKEN = re.compile(r"%\((\w+)\)s|%%")
 _COLUMN_TOKEN = re.compile(r"(referred_)?column_(\d+)(_N|N)?_(name|label|key)")
-# Alembic operations whose string arguments are not names
-_NOT_NAMES = {"execute", "f", "text", "literal_column", "inline_literal", "get_bind", "run_async"}
-_NOT_NAME_KEYWORDS = {"server_default", "comment", "postgresql_where", "sqlite_where", "info", "doc",
-                      "existing_server_default", "existing_comment", "sqltext", "condition", "type_"}
-_IDENTIFIER_LIKE = re.compile(r"[^\s()'\",;=<>]+")
-# The calls whose string arguments are names: the module names migrations use for Alembic's operations and
-# SQLAlchemy, and SQLAlchemy's schema constructors imported by name.
-_SCHEMA_MODULES = {"op", "batch_op", "sa", "sqlalchemy", "postgresql", "pg", "sqlmodel", "alembic"}
-_SCHEMA_CONSTRUCTORS = {"Column", "Table", "Index", "ForeignKey", "ForeignKeyConstraint", "UniqueConstraint",
-                        "PrimaryKeyConstraint", "CheckConstraint", "Sequence", "Enum", "ENUM", "Identity",
-                        "Computed", "MetaData", "Field"}
-
 
 def name_bytes(name: str) -> int:
     return len(name.encode("utf-8"))
@@ -287,7 +274,7 @@ def check_long_names_in_migrations(scripts: list[MigrationScript], root: Path,
     findings: list[Finding] = []
     reported = set() if reported is None else reported
     for script in scripts:
-        for name, line in _names_in_operations(script.source):
+        for name, line in script.schema_names:
             if name_bytes(name) > MAX_NAME_BYTES and name not in reported:
                 reported.add(name)
                 findings.append(IDENTIFIER_TOO_LONG.at(
@@ -307,46 +294,6 @@ def _long_name_location(what: str, name: str, table: Table | None, item: Any, mo
     if what in ("column", "type", "sequence"):
         return models.column(table.name, item.name)
     return _location_of(item, table, models)
-
-
-def _names_in_operations(source: str) -> Iterator[tuple[str, int]]:
-    """Identifier-like strings passed to schema operations in a migration file: op.* and batch_op.* calls and
-    SQLAlchemy's constructors (not SQL, not comments, not a log message's arguments)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not _is_schema_call(node.func):
-            continue
-        func = node.func
-        called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if called in _NOT_NAMES:
-            if called == "f":  # op.f("name"): the name itself
-                yield from _identifier_strings(node.args[:1])
-            continue
-        values = [*node.args, *(k.value for k in node.keywords if k.arg not in _NOT_NAME_KEYWORDS)]
-        yield from _identifier_strings(values)
-
-
-def _is_schema_call(func: ast.expr) -> bool:
-    """op.add_column(...), sa.Column(...), postgresql.ENUM(...), Column(...) imported by name; not print(),
-    logger.info() or str.format()."""
-    if isinstance(func, ast.Name):
-        return func.id in _SCHEMA_CONSTRUCTORS
-    root = func
-    while isinstance(root, ast.Attribute):
-        root = root.value
-    return isinstance(root, ast.Name) and root.id in _SCHEMA_MODULES
-
-
-def _identifier_strings(values: Iterable[ast.expr]) -> Iterator[tuple[str, int]]:
-    for value in values:
-        items = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
-        for item in items:
-            if isinstance(item, ast.Constant) and isinstance(item.value, str) and \
-                    _IDENTIFIER_LIKE.fullmatch(item.value):
-                yield item.value, item.lineno
 
 
 def _referred_table(fk: ForeignKeyConstraint) -> str | None:

@@ -137,6 +137,8 @@ class RoundTrip:
         with self.database.connect() as connection:
             superuser = connection.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
             tracker.start(connection, can_trace=bool(superuser and superuser[0]))
+            if self.prefix:  # the base's revisions: the whole schema is read after them, so nothing is noted
+                tracker.pause(connection)
         self.initial = tracker.view(tracker.state, tracker.state)
         before: dict[str, snapshot.State] = {}  # the schema before each revision's first upgrade
         after_up: dict[str, snapshot.State] = {}
@@ -166,7 +168,7 @@ class RoundTrip:
             revision = step.revision
             if role == PREFIX:
                 if index + 1 == len(self.prefix):
-                    tracker.refresh(context.connection, everything=True)
+                    tracker.resume(context.connection)
                 return
             assert result is not None
             if result.failure is not None:  # taken back: the schema is again as the first upgrade left it

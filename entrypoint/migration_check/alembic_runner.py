@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -581,19 +581,22 @@ class AlembicProject:
         """Every revision, each after all of its parents (walk_revisions goes from the heads down)."""
         return [script.revision for script in reversed(list(self.script.walk_revisions()))]
 
-    def run_steps(self, steps: list[Step], observe: Observer) -> StepsRun:
+    def run_steps(self, steps: list[Step], observe: Observer,
+                  events: Sequence[tuple[str, Callable[..., None]]] = ()) -> StepsRun:
         """Run the planned steps in one pass of the project's env.py (so its engine, driver and settings apply),
         calling observe(step index, migration context, StepResult) after each, and
         observe(BEFORE_FIRST_STEP, context, None) once env.py and Alembic have set up (say, a schema for the
         version table, and the version table) and no step has run yet.
 
         Undo groups are tried and taken back (see Step); a failure in one is recorded and the run goes on. Any
-        other failure ends the run.
+        other failure ends the run. `events`: SQLAlchemy connection events (name, listener) to attach to env.py's
+        connection for the run, such as a statement capture's.
         """
         if not steps:
             return StepsRun([], None, 0, ())
         revision_files = {revision: path for path, revision in self.revision_files().items()}
-        listening: list[tuple[Any, Callable[..., None]]] = []  # a connection env.py may use again, and our listener
+        # a connection env.py may use again, and our listeners on it
+        listening: list[tuple[Any, str, Callable[..., None]]] = []
 
         def attribute(exc: Exception, index: int) -> StepFailure | None:
             """The failure of step index, or None when the error is not the migration's (env.py, the project)."""
@@ -608,7 +611,10 @@ class AlembicProject:
             if context.connection is not None:
                 listener = _note_enum_values(state)
                 sa.event.listen(context.connection, "before_cursor_execute", listener)
-                listening.append((context.connection, listener))
+                listening.append((context.connection, "before_cursor_execute", listener))
+                for name, callback in events:
+                    sa.event.listen(context.connection, name, callback)
+                    listening.append((context.connection, name, callback))
             state.heads = tuple(context.get_current_heads())
             revisions = self.script.revision_map
             planned = []
@@ -639,9 +645,9 @@ class AlembicProject:
                     raise self._file_error(exc, f"Running {self.env_py.name}") from None
                 return StepsRun(list(state.failures.values()), failure, state.completed, tuple(state.skipped))
             finally:
-                for connection, listener in listening:
+                for connection, name, listener in listening:
                     with contextlib.suppress(Exception):
-                        sa.event.remove(connection, "before_cursor_execute", listener)
+                        sa.event.remove(connection, name, listener)
 
     def known(self, revision: str) -> bool:
         """Whether the revision is in the repository's graph."""

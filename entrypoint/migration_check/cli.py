@@ -19,11 +19,14 @@ from migration_check.config import (
     PRESETS,
     ROUNDTRIP_MODES,
     CheckConfig,
+    DataVolume,
     check_output_path,
     check_setup_sql,
     locate_alembic,
+    parse_data_volume,
     parse_env_pairs,
     parse_stages,
+    read_table_sizes,
     url_part_pairs,
     with_settings_file,
 )
@@ -63,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--roundtrip", choices=ROUNDTRIP_MODES, default="auto",
                        help="downgrade and re-apply: changed (the change's revisions), full (the whole history), "
                        "off; auto (the default) is changed with --base-ref, else full")
+    check.add_argument("--data-volume", metavar="ROWS",
+                       help="rows each table gets before the new migrations run, to observe their locks, rewrites "
+                       "and times (default: 100000 with --base-ref, else off; `off` turns it off)")
+    check.add_argument("--table-sizes", type=Path, metavar="FILE",
+                       help="an audit's JSON report: fill no table beyond its real size, and scale the measured "
+                       "times to the real sizes (labelled estimates)")
     _output_arguments(check)
 
     audit = commands.add_parser(
@@ -159,6 +168,10 @@ def config_from_args(args: argparse.Namespace) -> CheckConfig:
         base_ref=getattr(args, "base_ref", None) or None,
         stages=parse_stages(getattr(args, "only", None)),
         roundtrip=getattr(args, "roundtrip", "auto"),
+        data_volume=DataVolume(
+            rows=parse_data_volume(getattr(args, "data_volume", None)),
+            real_sizes=read_table_sizes(args.table_sizes) if getattr(args, "table_sizes", None) else (),
+        ),
     )
     return with_settings_file(config, args.config_file)
 

@@ -19,7 +19,7 @@ PRESETS = ("supabase",)
 FORMATS = ("text", "json", "markdown", "sarif")
 DRIVERS = ("psycopg2", "psycopg", "asyncpg", "pg8000")
 # What --only selects: graph and history read the files (no database); apply and compare need one.
-STAGES = ("graph", "history", "apply", "roundtrip", "compare", "naming")
+STAGES = ("graph", "history", "apply", "roundtrip", "compare", "naming", "volume")
 ROUNDTRIP_MODES = ("auto", "changed", "full", "off")
 STATIC_STAGES = ("graph", "history")
 FAIL_ON = {"error": Severity.ERROR, "warning": Severity.WARNING, "notice": Severity.NOTICE, "never": None}
@@ -39,6 +39,36 @@ class AlembicLocation:
         found = self.ini_file or self.toml_file
         assert found is not None
         return found
+
+
+DEFAULT_VOLUME_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class DataVolume:
+    """How full the volume stage makes the tables, and its thresholds: --data-volume, --table-sizes and
+    .migration-check.yml's data-volume."""
+
+    rows: int | None = None  # rows a table; None: not given (on with a base ref, at DEFAULT_VOLUME_ROWS); 0: off
+    tables: tuple[tuple[str, int], ...] = ()  # rows for named tables ("schema.table" or "table")
+    real_sizes: tuple[tuple[str, int], ...] = ()  # production's sizes (an audit report): estimates scale to them
+    lock_threshold_ms: int = 1000
+    slow_migration_ms: int = 5000
+
+    @property
+    def default_rows(self) -> int:
+        return DEFAULT_VOLUME_ROWS if self.rows is None else self.rows
+
+    def rows_for(self, table: str) -> int:
+        """A table's rows: named in the file, else no more than production has, else the default."""
+        short = table.partition(".")[2]
+        for sizes in (dict(self.tables), None):
+            if sizes is not None and (table in sizes or short in sizes):
+                return sizes.get(table, sizes.get(short, 0))
+        real = dict(self.real_sizes)
+        if table in real or short in real:
+            return min(self.default_rows, real.get(table, real.get(short, 0)))
+        return self.default_rows
 
 
 @dataclass(frozen=True)
@@ -66,6 +96,16 @@ class CheckConfig:
     rule_levels: dict[str, Severity | None] = field(default_factory=dict)
     naming_patterns: dict[str, str] = field(default_factory=dict)
     allow: tuple[AllowEntry, ...] = ()
+    data_volume: DataVolume = field(default_factory=DataVolume)
+
+    @property
+    def volume_planned(self) -> bool:
+        """The volume stage runs: asked for with --data-volume, else by default where there is a base ref."""
+        if "volume" not in self.stages or "apply" not in self.stages:
+            return False
+        if self.data_volume.rows is not None:
+            return self.data_volume.rows > 0
+        return bool(self.base_ref)
 
     def severity_of(self, rule_id: str) -> Severity | None:
         """The rule's severity in this run, or None where it is off (by the file, or off by default)."""
@@ -96,7 +136,7 @@ def parse_stages(text: str | None) -> tuple[str, ...]:
     if unknown or not chosen:
         raise UsageError(f"--only {text!r} names no known stage{': ' + ', '.join(unknown) if unknown else ''}.",
                          fix=f"Choose from {', '.join(STAGES)}, separated by commas: --only graph,history.")
-    if any(stage in chosen for stage in ("compare", "roundtrip", "naming")) and "apply" not in chosen:
+    if any(stage in chosen for stage in ("compare", "roundtrip", "naming", "volume")) and "apply" not in chosen:
         chosen = ("apply", *chosen)  # they need the migrated database
     return tuple(stage for stage in STAGES if stage in chosen)
 
@@ -153,6 +193,48 @@ def locate_alembic(path: Path, config_file: Path | None, section: str | None) ->
         "file with --config.",
         file=project_dir,
     )
+
+
+def parse_data_volume(text: str | None) -> int | None:
+    """--data-volume ROWS, or off (0)."""
+    if text is None:
+        return None
+    if text.strip().lower() in ("off", "0", "no", "false"):
+        return 0
+    try:
+        rows = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        rows = -1
+    if rows < 0:
+        raise UsageError(f"--data-volume {text!r} is not a number of rows.",
+                         fix="Pass the rows each table gets, such as --data-volume 100000, or --data-volume off.")
+    return rows
+
+
+def read_table_sizes(path: Path) -> tuple[tuple[str, int], ...]:
+    """The table sizes a scheduled audit recorded (its JSON report): the largest count seen for each table."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"Cannot read --table-sizes {path}: {exc.strerror or exc}",
+                         fix="Pass the JSON report of `migration-check audit --report FILE`.", file=path) from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--table-sizes {path} is not JSON: {exc.msg}", fix="Pass the JSON report of "
+                         "`migration-check audit --report FILE`.", file=path, line=exc.lineno) from None
+    databases = data.get("databases") if isinstance(data, dict) else None
+    if not isinstance(databases, list):
+        raise UsageError(f"--table-sizes {path} is not an audit report: it has no `databases` list.",
+                         fix="Pass the JSON report of `migration-check audit --report FILE` (not the check's).",
+                         file=path)
+    sizes: dict[str, int] = {}
+    for database in databases:
+        for table in (database.get("tables") or []) if isinstance(database, dict) else []:
+            if isinstance(table, dict) and isinstance(table.get("rows"), (int, float)) and table.get("table"):
+                name = f"{table.get('schema') or 'public'}.{table['table']}"
+                sizes[name] = max(sizes.get(name, 0), int(table["rows"]))
+    return tuple(sorted(sizes.items()))
 
 
 def parse_env_pairs(pairs: list[str]) -> tuple[tuple[str, str], ...]:
@@ -238,6 +320,13 @@ def with_settings_file(config: CheckConfig, explicit: Path | None) -> CheckConfi
         rule_levels=settings.rules,
         naming_patterns=settings.naming,
         allow=settings.allow,
+        data_volume=dataclasses.replace(
+            config.data_volume,
+            rows=config.data_volume.rows if config.data_volume.rows is not None else settings.volume_rows,
+            tables=settings.volume_tables,
+            lock_threshold_ms=settings.lock_threshold_ms or config.data_volume.lock_threshold_ms,
+            slow_migration_ms=settings.slow_migration_ms or config.data_volume.slow_migration_ms,
+        ),
     )
 
 

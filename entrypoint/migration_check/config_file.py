@@ -68,6 +68,11 @@ class FileSettings:
     url_parts: tuple[str, ...] = ()  # prefixes, as --url-parts
     exclude_schemas: tuple[str, ...] = ()
     allow: tuple[AllowEntry, ...] = ()
+    # data-volume: {default: ROWS | off, tables: {name: ROWS}, lock-threshold-ms: MS, slow-migration-ms: MS}
+    volume_rows: int | None = None
+    volume_tables: tuple[tuple[str, int], ...] = ()
+    lock_threshold_ms: int | None = None
+    slow_migration_ms: int | None = None
 
 
 class NodeReader:
@@ -114,6 +119,20 @@ class NodeReader:
             raise self.fail(node, f"{what} cannot be `{value}`.", f"Use one of: {', '.join(choices)}.")
         return value
 
+    def count(self, node: yaml.Node, what: str, off: bool = False) -> int:
+        """A whole number of zero or more (rows, milliseconds); `off` is 0 where allowed."""
+        value = self.scalar(node, what).strip()
+        if off and value.lower() in ("off", "false", "no"):
+            return 0
+        try:
+            number = int(value.replace("_", ""))
+        except ValueError:
+            number = -1
+        if number < 0:
+            raise self.fail(node, f"{what} must be a whole number of 0 or more, not `{value}`.",
+                            f"Write {what}: 100000" + (" (or off)." if off else "."))
+        return number
+
     def strings(self, node: yaml.Node, what: str) -> tuple[str, ...]:
         if isinstance(node, yaml.ScalarNode):
             return (self.text(node, what),)
@@ -142,7 +161,7 @@ def load(path: Path, known_rules: set[str], shown: str | None = None) -> FileSet
     if root is None:
         return FileSettings(path=path)
     keys = ("rules", "naming", "roundtrip", "setup-sql", "preset", "env", "url-env", "url-parts", "exclude-schemas",
-            "allow")
+            "allow", "data-volume")
     for key, _key_node, node in reader.mapping(root, "the file", keys):
         if key == "rules":
             rules: dict[str, Severity | None] = {}
@@ -181,7 +200,26 @@ def load(path: Path, known_rules: set[str], shown: str | None = None) -> FileSet
             values["exclude_schemas"] = reader.strings(node, "exclude-schemas")
         elif key == "allow":
             values["allow"] = _allow_entries(reader, node, known_rules)
+        elif key == "data-volume":
+            values.update(_data_volume(reader, node))
     return FileSettings(path=path, **values)
+
+
+def _data_volume(reader: NodeReader, node: yaml.Node) -> dict[str, Any]:
+    """data-volume: 100000, off, or a mapping of default, tables, lock-threshold-ms and slow-migration-ms."""
+    if isinstance(node, yaml.ScalarNode):
+        return {"volume_rows": reader.count(node, "data-volume", off=True)}
+    values: dict[str, Any] = {}
+    keys = ("default", "tables", "lock-threshold-ms", "slow-migration-ms")
+    for key, _key_node, value in reader.mapping(node, "data-volume", keys):
+        if key == "default":
+            values["volume_rows"] = reader.count(value, "data-volume.default", off=True)
+        elif key == "tables":
+            values["volume_tables"] = tuple((name, reader.count(rows, f"data-volume.tables.{name}"))
+                                            for name, _n, rows in reader.mapping(value, "data-volume.tables", None))
+        else:
+            values[key.replace("-", "_")] = reader.count(value, f"data-volume.{key}")
+    return values
 
 
 def _allow_entries(reader: NodeReader, node: yaml.Node, known_rules: set[str]) -> tuple[AllowEntry, ...]:

@@ -107,6 +107,9 @@ class Report:
     allowed: list[AllowedFinding] = field(default_factory=list)
     settings_file: str | None = None  # .migration-check.yml, relative to the repository root, when one was read
     driver: str | None = None  # the driver of env.py's connection, as it really connected
+    # The volume stage's observations (stages/volume VolumeReport): each new revision's statements on filled
+    # tables; None where the stage did not run
+    volume: Any = None
 
     def count(self, severity: Severity) -> int:
         return sum(1 for finding in self.findings if finding.severity == severity)

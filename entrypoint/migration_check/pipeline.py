@@ -11,6 +11,7 @@ from migration_check import redact
 from migration_check.alembic_runner import AlembicProject, Comparison
 from migration_check.config import STATIC_STAGES, CheckConfig, environment_names
 from migration_check.database import (
+    EarlyStart,
     ScratchDatabase,
     find_server_binaries,
     scratch_database_on,
@@ -45,12 +46,14 @@ from migration_check.stages.registration import check_registration
 from migration_check.stages.roundtrip import DOWN, RoundTrip, listed_revisions
 from migration_check.stages.setup import run_setup
 from migration_check.stages.static import check_against_base, check_files, read_scripts, revisions_at
+from migration_check.stages.volume.run import VolumeSkipped, run_volume
 
 
-def _open_database(config: CheckConfig, stack: contextlib.ExitStack) -> ScratchDatabase:
+def _open_database(config: CheckConfig, stack: contextlib.ExitStack, early: EarlyStart | None) -> ScratchDatabase:
     if config.database_url:
         return stack.enter_context(scratch_database_on(config.database_url))
-    return stack.enter_context(throwaway_database(find_server_binaries(config.postgres_bin), config.port))
+    binaries = early.server.binaries if early is not None else find_server_binaries(config.postgres_bin)
+    return stack.enter_context(throwaway_database(binaries, config.port, early))
 
 
 def aimed_at(project: AlembicProject, database: ScratchDatabase, driver: str,
@@ -97,22 +100,27 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
         )
         note.text = f"{relative_to_root(location.main_file, root)}, driver {driver} ({why})"
 
-    # Read once: the graph, history and round-trip stages all work from the same parsed files.
-    scripts = read_scripts(project)
-    _run_static_stages(config, project, scripts, root, report, progress)
-    unloadable = [f for f in report.findings if f.rule == BROKEN_REVISION_GRAPH.id
-                  and f.details.get("problem") in UNLOADABLE_GRAPH]
-    if config.needs_database and unloadable:
-        waiting = [stage for stage in config.stages if stage not in STATIC_STAGES]
-        report.skipped.append(f"{', '.join(waiting)}: skipped, since Alembic cannot load the revision graph: "
-                              f"{UNLOADABLE_GRAPH[str(unloadable[0].details['problem'])]} (broken-revision-graph)")
-    elif config.needs_database:
-        try:
-            _run_stages(config, project, scripts, driver, excluded, preset, root, report, progress)
-        finally:
-            report.driver = project.used_driver
-            if config.verbose and project.output.strip():
-                progress.say("── what env.py and Alembic printed ──\n" + project.output.rstrip())
+    with contextlib.ExitStack() as starting:
+        # the throwaway server starts while the files are read and checked (closed here if nothing takes it)
+        early = starting.enter_context(EarlyStart(find_server_binaries(config.postgres_bin), config.port)) \
+            if config.needs_database and not config.database_url else None
+        # Read once: the graph, history and round-trip stages all work from the same parsed files.
+        scripts = read_scripts(project)
+        _run_static_stages(config, project, scripts, root, report, progress)
+        unloadable = [f for f in report.findings if f.rule == BROKEN_REVISION_GRAPH.id
+                      and f.details.get("problem") in UNLOADABLE_GRAPH]
+        if config.needs_database and unloadable:
+            waiting = [stage for stage in config.stages if stage not in STATIC_STAGES]
+            report.skipped.append(f"{', '.join(waiting)}: skipped, since Alembic cannot load the revision graph: "
+                                  f"{UNLOADABLE_GRAPH[str(unloadable[0].details['problem'])]} "
+                                  "(broken-revision-graph)")
+        elif config.needs_database:
+            try:
+                _run_stages(config, project, scripts, driver, excluded, preset, root, report, progress, early)
+            finally:
+                report.driver = project.used_driver
+                if config.verbose and project.output.strip():
+                    progress.say("── what env.py and Alembic printed ──\n" + project.output.rstrip())
     report.timings = list(progress.timings)
     _one_finding_per_mistake(report)
     apply_policy(config, scripts, root, report)
@@ -180,11 +188,12 @@ def _run_stages(
     root: Path,
     report: Report,
     progress: Progress,
+    early: EarlyStart | None,
 ) -> None:
     with contextlib.ExitStack() as stack:
         label = "creating a scratch database" if config.database_url else "starting a throwaway PostgreSQL"
         with progress.step("database", label) as note:
-            database = _open_database(config, stack)
+            database = _open_database(config, stack, early)
             report.server = database.info
             note.text = database.info.describe()
         stack.enter_context(aimed_at(project, database, driver, config))
@@ -212,7 +221,7 @@ def _run_stages(
         if preset or config.setup_sql:
             with progress.step("setup", "running setup SQL") as note:
                 ran = run_setup(database, preset, config.setup_sql)
-                if config.roundtrip_mode != "off" and "apply" in config.stages:
+                if (config.roundtrip_mode != "off" or config.volume_planned) and "apply" in config.stages:
                     # roles and extensions the setup made cannot simply be made again: keep a copy to start over
                     # from, should the round trip change the schema for good
                     database.keep_starting_point()
@@ -275,6 +284,39 @@ def _run_stages(
                 found, ran = round_trip.down_to_base(note.advance)
                 report.findings.extend(found)
                 note.findings(found, prefix=_steps_ran(ran, len(round_trip.order)))
+
+        if config.volume_planned and revisions:
+            if failures:
+                report.skipped.append("volume: skipped because the upgrade failed on empty tables")
+            else:
+                _run_volume_stage(config, project, database, scripts, excluded, root, report, progress)
+        elif "volume" in config.stages and "apply" in config.stages and config.data_volume.rows is None \
+                and revisions:
+            report.skipped.append("volume: off without --base-ref (there are no new migrations to try on filled "
+                                  "tables); ask for it with --data-volume ROWS to try the head's revision")
+
+
+def _run_volume_stage(config: CheckConfig, project: AlembicProject, database: ScratchDatabase,
+                      scripts: list[MigrationScript], excluded: tuple[str, ...], root: Path, report: Report,
+                      progress: Progress) -> None:
+    """The new revisions on filled tables, on the scratch database made anew (the last stage: it changes it)."""
+    rows = config.data_volume.default_rows
+    with progress.step("volume", f"the new migrations on tables of {rows:,} rows") as note:
+        at_base = revisions_at(project, config.base_ref, root) if config.base_ref else None
+        try:
+            observed, found = run_volume(project, database, scripts, at_base, config.data_volume, excluded, root,
+                                         note.advance)
+        except VolumeSkipped as exc:
+            report.skipped.append(f"volume: {exc}")
+            note.text = "skipped"
+            return
+        report.volume = observed
+        report.findings.extend(found)
+        skipped = f", {len(observed.filled.skipped)} not filled" if observed.filled.skipped else ""
+        note.findings(found, prefix=f"{observed.filled.total_rows:,} rows in {len(observed.filled.rows)} tables "
+                      f"({observed.filled.seconds:.1f} s){skipped}, {len(observed.revisions)} revisions, ")
+        for table, why in observed.filled.skipped.items():
+            report.skipped.append(f"volume: {table} was not filled: {why}")
 
 
 def _upgrade_from_scratch_again(project: AlembicProject, database: ScratchDatabase, root: Path,

@@ -987,3 +987,4 @@ def rules_markdown() -> str:
 
 # Rules that live beside their stage's code register themselves when imported: import them with the registry.
 from migration_check.audit import rules as _audit_rules  # noqa: E402,F401  (registers the audit's rules)
+from migration_check.stages.volume import rules as _volume_rules  # noqa: E402,F401  (registers the volume stage's rules)

@@ -31,6 +31,7 @@ def as_json(report: Report) -> dict[str, Any]:
         "driver": report.driver,
         "timings": {t.name: round(t.seconds, 3) for t in report.timings},
         "skipped": report.skipped,
+        "volume": report.volume.as_json() if report.volume is not None else None,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from migration_check.findings import Report, Severity
 from migration_check.reporters import downgrade_label, fix_for, grouped_by_rule, verdict
 from migration_check.rules import RULES
+from migration_check.stages.volume.report import TABLE_HEADER, statement_rows
 
 _ICONS = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.NOTICE: "ℹ️"}
 
@@ -56,6 +57,7 @@ def render(report: Report, threshold: Severity | None, source_url: str | None = 
             lines.append(f"| `{finding.rule}` | {_where(finding.file, finding.line, source_url)} | "
                          f"{_cell(finding.message)} | {_cell(allowed.reason)} ({_cell(allowed.allowed_by)}) |")
         lines += ["", "</details>", ""]
+    lines += _volume_tables(report)
     for reason in report.skipped:
         lines.append(f"> Skipped: {reason}")
     if report.timings:
@@ -63,3 +65,25 @@ def render(report: Report, threshold: Severity | None, source_url: str | None = 
         steps = ", ".join(f"{t.name} {t.seconds:.2f} s" for t in report.timings)
         lines += ["", f"<sub>{total:.1f} s in all: {steps}</sub>"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _volume_tables(report: Report) -> list[str]:
+    """Each new revision's statements on filled tables, riskiest first, folded away."""
+    volume = report.volume
+    if volume is None or not volume.revisions:
+        return []
+    filled = volume.filled
+    lines = [f"<details><summary>The new migrations on tables of {volume.default_rows:,} rows: locks, rewrites and "
+             f"times</summary>", "",
+             f"{filled.total_rows:,} synthetic rows in {len(filled.rows)} tables, filled in {filled.seconds:.1f} s.",
+             ""]
+    for run in volume.revisions:
+        where = f" (`{run.file}`)" if run.file else ""
+        lines += [f"**Revision {run.revision}**{where}: {run.seconds * 1000:.0f} ms", "",
+                  "| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
+        for row in statement_rows(run, volume.estimated):
+            statement = row[0] if len(row[0]) <= 120 else row[0][:119] + "…"
+            lines.append("| " + " | ".join([f"`{_cell(statement)}`", *(_cell(cell) for cell in row[1:])]) + " |")
+        lines.append("")
+    lines += ["</details>", ""]
+    return lines

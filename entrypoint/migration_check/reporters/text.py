@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from migration_check.findings import Report, Severity
 from migration_check.reporters import downgrade_label, fix_for, grouped_by_rule, location, verdict
 from migration_check.rules import RULES
+from migration_check.stages.volume.report import TABLE_HEADER, statement_rows
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.NOTICE: "36"}
 
@@ -43,6 +46,7 @@ def render(report: Report, threshold: Severity | None, color: bool = False) -> s
         finding = allowed.finding
         lines.append(paint(f"allowed [{finding.rule}] {location(finding)}  {finding.message}  "
                            f"({allowed.reason}; {allowed.allowed_by})", "2"))
+    lines.extend(_volume_tables(report, paint))
     lines.extend(f"skipped: {reason}" for reason in report.skipped)
     if report.timings:
         steps = ", ".join(f"{t.name} {t.seconds:.2f} s" for t in report.timings)
@@ -53,3 +57,26 @@ def render(report: Report, threshold: Severity | None, color: bool = False) -> s
     code = "32" if not report.fails(threshold) else "31"
     lines.append(paint(outcome, f"1;{code}"))
     return "\n".join(lines) + "\n"
+
+
+def _volume_tables(report: Report, paint: Callable[[str, str], str]) -> list[str]:
+    volume = report.volume
+    if volume is None or not volume.revisions:
+        return []
+    lines = [paint(f"the new migrations on tables of {volume.default_rows:,} rows "
+                   f"({volume.filled.total_rows:,} rows in {len(volume.filled.rows)} tables, filled in "
+                   f"{volume.filled.seconds:.1f} s):", "1")]
+    for run in volume.revisions:
+        lines.append(f"  revision {run.revision}{f' ({run.file})' if run.file else ''}: "
+                     f"{run.seconds * 1000:.0f} ms")
+        rows = [TABLE_HEADER, *(_clipped(row) for row in statement_rows(run, volume.estimated))]
+        widths = [max(len(row[column]) for row in rows) for column in range(len(TABLE_HEADER))]
+        for number, row in enumerate(rows):
+            line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+            lines.append("    " + (paint(line, "2") if number == 0 else line))
+    lines.append("")
+    return lines
+
+
+def _clipped(row: tuple[str, ...], most: int = 60) -> tuple[str, ...]:
+    return (row[0] if len(row[0]) <= most else row[0][:most - 1] + "…", *row[1:])

@@ -9,6 +9,10 @@ from migration_check.alembic_runner import AlembicProject
 from migration_check.findings import Finding
 from migration_check.paths import relative_to_root
 from migration_check.rules import UPGRADE_FAILED
+from migration_check.stages.volume.rules import CONCURRENTLY_IN_TRANSACTION
+
+_CONCURRENTLY = re.compile(r"(CREATE|DROP|REINDEX) INDEX CONCURRENTLY cannot run inside a transaction block",
+                           re.IGNORECASE)
 
 # Failures that mean "something the migrations expect is created outside them", and how to provide it.
 _HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -78,6 +82,12 @@ def upgrade_failure(revision: str | None, file: str | None, line: int | None, er
     hint = hint_for(error, first)
     if hint:
         details["hint"] = hint
+    if _CONCURRENTLY.search(error) or (statement and "CONCURRENTLY" in statement.upper()
+                                       and "transaction block" in error):
+        return Finding(CONCURRENTLY_IN_TRANSACTION.id, CONCURRENTLY_IN_TRANSACTION.severity,
+                       f"Revision {revision or '?'} builds or drops an index CONCURRENTLY inside the migration's "
+                       f"transaction, which PostgreSQL refuses: {error.splitlines()[0]}", file, line, revision,
+                       details)
     return Finding(UPGRADE_FAILED.id, UPGRADE_FAILED.severity, f"Applying {where} failed: {error.splitlines()[0]}",
                    file, line, revision, details)
 

@@ -155,7 +155,37 @@ def add_column(name: str) -> str:
 GOOD_CHANGE = changed(GOOD)
 GOOD_HISTORY = full_history(GOOD)
 # rule id -> (a project and flags where it fires, one where it does not)
+def on_filled_tables(upgrade: str, settings: str | None = None) -> Case:
+    """A change adding revision 0004 with this upgrade(), tried on tables of 1,000 rows (the volume stage)."""
+    def build(tmp: Path) -> tuple[Path, list[str]]:
+        project, flags = change(tmp, ("0004_change.py", migration("0004", "0003", "change runs", upgrade, "pass")))
+        if settings is not None:
+            (project / ".migration-check.yml").write_text(settings)
+        return project, [*flags[flags.index("--base-ref"):], "--only", "apply,volume", "--data-volume", "1000",
+                         "--fail-on", "never"]
+
+    return build
+
+
 CASES: dict[str, tuple[Case, Case]] = {
+    "blocking-lock": (on_filled_tables('op.create_index("ix_runs_started_at", "runs", ["started_at"])'),
+                      on_filled_tables('with op.get_context().autocommit_block():\n        op.create_index('
+                                       '"ix_runs_started_at", "runs", ["started_at"], postgresql_concurrently=True)')),
+    "table-rewrite": (on_filled_tables('op.alter_column("runs", "id", type_=sa.BigInteger(), '
+                                       'existing_type=sa.Integer())'),
+                      on_filled_tables('op.add_column("runs", sa.Column("seen_at", sa.DateTime(), nullable=False, '
+                                       'server_default=sa.text("now()")))')),
+    "slow-migration": (on_filled_tables('op.execute("SELECT pg_sleep(0.2)")', "data-volume: {slow-migration-ms: 100}"),
+                       on_filled_tables('op.execute("SELECT pg_sleep(0.2)")')),
+    "not-null-on-existing-rows": (
+        on_filled_tables('op.add_column("runs", sa.Column("plan", sa.Text(), nullable=False))'),
+        on_filled_tables('op.add_column("runs", sa.Column("plan", sa.Text(), nullable=False, '
+                         'server_default="free"))')),
+    "concurrently-in-transaction": (
+        on_filled_tables('op.create_index("ix_runs_started_at", "runs", ["started_at"], '
+                         'postgresql_concurrently=True)'),
+        on_filled_tables('with op.get_context().autocommit_block():\n        op.create_index('
+                         '"ix_runs_started_at", "runs", ["started_at"], postgresql_concurrently=True)')),
     "upgrade-failed": (example("failing-migration"), example("clean")),
     "model-drift": (example("drift"), example("clean")),
     "multiple-heads": (changed(("a.py", migration("0004a", "0003", "add agent tags")),

@@ -254,9 +254,10 @@ class StatementCapture:
             return
         worked = {table: observed.rows_read.get(table, 0) + observed.rows_written.get(table, 0)
                   for table in observed.table_rows}
-        worked.update({table: observed.table_rows.get(table, 0) for table in observed.rewritten})
-        busiest = max(worked, key=lambda table: worked[table], default=None)
-        if busiest is None or not worked[busiest] or not observed.table_rows.get(busiest):
+        rewritten = [table for table in observed.rewritten if observed.table_rows.get(table)]
+        busiest = rewritten[0] if rewritten else max(worked, key=lambda table: worked[table], default=None)
+        if busiest is None or not (worked.get(busiest) or busiest in rewritten) \
+                or not observed.table_rows.get(busiest):
             return
         real = self.real_sizes.get(busiest) or self.real_sizes.get(busiest.partition(".")[2])
         if real:

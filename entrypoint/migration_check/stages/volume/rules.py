@@ -26,7 +26,9 @@ BLOCKING_LOCK = register(Rule(
         "blocks writes (SHARE and stronger) or reads (ACCESS EXCLUSIVE) on a table with rows, and then scanned "
         "or changed those rows, or ran longer than `lock-threshold-ms`, is reported with the lock, the table's "
         "rows and the measured time. A second connection confirms that a `SELECT` or an `INSERT` on the table "
-        "would have waited. A rewrite of the whole table is `table-rewrite`'s finding instead."
+        "would have waited. A rewrite of the whole table is `table-rewrite`'s finding instead. A lock taken by an "
+        "earlier statement counts: a backfill `UPDATE` in the same transaction as its `ADD COLUMN` runs under "
+        "that statement's ACCESS EXCLUSIVE, and is reported so."
     ),
     why=(
         "The lock is held until the migration's transaction commits, and every request that touches the table "
@@ -81,11 +83,13 @@ TABLE_REWRITE = register(Rule(
         """
         def upgrade():
             op.add_column("events", sa.Column("token", sa.Uuid(), nullable=True))
-            op.execute("UPDATE events SET token = gen_random_uuid() WHERE token IS NULL")  # in batches
-            op.create_check_constraint("ck_events_token_not_null", "events", "token IS NOT NULL",
-                                       postgresql_not_valid=True)
-            op.execute("ALTER TABLE events VALIDATE CONSTRAINT ck_events_token_not_null")
-            op.alter_column("events", "token", nullable=False)  # uses the validated constraint: no scan
+            # each statement in a transaction of its own: ADD COLUMN's ACCESS EXCLUSIVE ends here
+            with op.get_context().autocommit_block():
+                op.execute("UPDATE events SET token = gen_random_uuid() WHERE token IS NULL")  # in batches
+                op.create_check_constraint("ck_events_token_not_null", "events", "token IS NOT NULL",
+                                           postgresql_not_valid=True)
+                op.execute("ALTER TABLE events VALIDATE CONSTRAINT ck_events_token_not_null")
+                op.alter_column("events", "token", nullable=False)  # the validated constraint: no scan
         """
     ),
 ))

@@ -166,7 +166,8 @@ def _statement_finding(statement: Statement, settings: DataVolume) \
             f"{_short(statement.sql)} rewrote {table} ({statement.table_rows[table]:,} rows) in "
             f"{format_time(statement.seconds)}{estimate}, holding {SHOWN_MODE.get(mode, mode)}"
             f"{_blocked_words(statement, table)}"), details
-    for table, mode in statement.locks.items():
+    target = _target(statement.sql)
+    for table, mode in sorted(statement.locks.items(), key=lambda item: item[0].partition(".")[2] != target):
         rows = statement.table_rows.get(table, 0)
         if mode not in BLOCKS or not rows:
             continue
@@ -181,6 +182,17 @@ def _statement_finding(statement: Statement, settings: DataVolume) \
                 f"{format_time(statement.seconds)}{estimate}{_blocked_words(statement, table)}; the lock stays until "
                 "the migration's transaction commits"), details
     return None
+
+
+_TARGET = re.compile(r'^\s*(?:ALTER\s+TABLE(?:\s+IF\s+EXISTS)?(?:\s+ONLY)?|CREATE\s+(?:UNIQUE\s+)?INDEX\b.*?\bON'
+                     r'(?:\s+ONLY)?|UPDATE(?:\s+ONLY)?|DELETE\s+FROM(?:\s+ONLY)?|INSERT\s+INTO)\s+(?:"?\w+"?\.)?"?(\w+)"?',
+                     re.IGNORECASE | re.DOTALL)
+
+
+def _target(text: str) -> str | None:
+    """The table a statement changes (ALTER TABLE x, CREATE INDEX ... ON x, UPDATE x...)."""
+    match = _TARGET.match(text)
+    return match[1] if match else None
 
 
 def _blocked_words(statement: Statement, table: str) -> str:

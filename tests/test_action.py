@@ -378,3 +378,31 @@ def test_python_version_is_checked_before_anything_runs(github: FakeGitHub, tmp_
                      {"working-directory": "examples/clean", "python-version": version})
     assert run.status == 2 and run.outputs["status"] == "error"
     assert says in run.annotations()[0] and "python-version" in run.annotations()[0]
+
+
+def test_the_pull_requests_new_migration_on_filled_tables(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    versions = workspace / "examples/clean/migrations/versions"
+    (versions / "0004_index_runs_started_at.py").write_text(
+        '"""index runs.started_at\n\nRevision ID: 0004\nRevises: 0003\n"""\nfrom alembic import op\n\n'
+        'revision = "0004"\ndown_revision = "0003"\nbranch_labels = None\ndepends_on = None\n\n\n'
+        'def upgrade():\n    op.create_index("ix_runs_started_at", "runs", ["started_at"])\n\n\n'
+        'def downgrade():\n    op.drop_index("ix_runs_started_at", table_name="runs")\n')
+    run = run_action(workspace, tmp_path / "files", github.url,
+                     {"working-directory": "examples/clean", "data-volume": "500", "fail-on": "never"})
+    assert run.status == 0, run.stdout + run.stderr
+    [annotation] = [a for a in run.annotations() if "blocking-lock" in a]
+    assert annotation.startswith("::warning file=examples/clean/migrations/versions/0004_index_runs_started_at.py,"
+                                 "line=15")
+    assert "The new migrations on tables of 500 rows" in run.summary
+    assert "| `CREATE INDEX ix_runs_started_at ON runs (started_at)` | SHARE on public.runs | writes |" in run.summary
+    [comment] = github.all_comments()
+    assert "The new migrations on tables of 500 rows" in comment["body"]
+
+
+def test_a_bad_data_volume_input_is_named(github: FakeGitHub, tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path)
+    run = run_action(workspace, tmp_path / "files", github.url,
+                     {"working-directory": "examples/clean", "data-volume": "lots"})
+    assert run.status == 2
+    assert "the data-volume input 'lots' is not a number of rows" in run.stdout + run.stderr

@@ -14,9 +14,12 @@ from migration_check.audit.config import secret_forms
 from migration_check.config import (
     FAIL_ON,
     CheckConfig,
+    DataVolume,
     check_output_path,
     check_setup_sql,
     locate_alembic,
+    parse_data_volume,
+    read_table_sizes,
     url_part_pairs,
     with_settings_file,
 )
@@ -90,6 +93,10 @@ def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
         f"the pull request's base commit {context.base_sha[:12]} is not in the clone and could not be fetched "
         "(check out with fetch-depth: 0)",
         roundtrip=inputs.roundtrip,
+        data_volume=DataVolume(
+            rows=parse_data_volume(inputs.data_volume or None),
+            real_sizes=read_table_sizes(_in_project(project_dir, inputs.table_sizes)) if inputs.table_sizes else (),
+        ),
     )
     for name, value in (("report-file", inputs.report_file), ("sarif-file", inputs.sarif_file),
                         ("comment-file", inputs.comment_file)):
@@ -99,6 +106,11 @@ def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
     if settings_file is not None and not settings_file.is_absolute():
         settings_file = project_dir / settings_file
     return with_settings_file(config, settings_file)
+
+
+def _in_project(project_dir: Path, name: str) -> Path:
+    path = Path(name)
+    return path if path.is_absolute() else project_dir / path
 
 
 def _base_ref(inputs: ActionInputs, context: RunContext) -> str | None:

@@ -33,6 +33,8 @@ DEFAULTS: dict[str, str] = {
     "preset": "",
     "base-ref": "",
     "roundtrip": "auto",
+    "data-volume": "",
+    "table-sizes": "",
     "fail-on": "error",
     "config-file": "",
     "comment": "update",
@@ -135,6 +137,8 @@ class ActionInputs:
     issue_title: str = ""
     issue_labels: tuple[str, ...] = ()
     reports: tuple[str, ...] = ()
+    data_volume: str = ""
+    table_sizes: str = ""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ActionInputs:
@@ -168,6 +172,8 @@ class ActionInputs:
             issue_title=_raw(environ, "issue-title"),
             issue_labels=parse_list("issue-labels", _raw(environ, "issue-labels")),
             reports=parse_list("reports", _raw(environ, "reports")),
+            data_volume=_raw(environ, "data-volume"),
+            table_sizes=_raw(environ, "table-sizes"),
         )
 
     def project_dir(self, workspace: Path) -> Path:

@@ -19,6 +19,8 @@ _IN_ACTION_TERMS = (
     (re.compile(r"--preset\b"), "the preset input"),
     (re.compile(r"--database-url\b"), "the database-url input"),
     (re.compile(r"--roundtrip\b"), "the roundtrip input"),
+    (re.compile(r"--data-volume\b"), "the data-volume input"),
+    (re.compile(r"--table-sizes\b"), "the table-sizes input"),
     (re.compile(r"--fail-on\b"), "the fail-on input"),
     (re.compile(r"\bPATH\b"), "working-directory"),  # the command line's project folder argument
 )

@@ -1,7 +1,8 @@
 """Filling every table with synthetic rows, generated from the live schema.
 
 One set-based `INSERT ... SELECT ... FROM generate_series(1, N)` per table, parents before children: values are
-made from each column's type, keys get distinct values, a foreign key takes its parent's rows in turn (joined by
+made from each column's type, distinct wherever the type allows (so that a new unique index does not fail on
+duplicates only the synthetic data has), a foreign key takes its parent's rows in turn (joined by
 row number, so serial keys and rows the migrations inserted work alike), a text column that a CHECK limits to a
 list takes values from the list. A table that cannot be filled is skipped, with the database's reason."""
 
@@ -188,7 +189,7 @@ def _scalar(base: str, kind: str, shown: str, distinct: bool, count: int) -> sql
     if base in ("timestamp", "timestamptz"):
         return sql.SQL("(timestamp '2024-01-01' + g * interval '1 second')::{}").format(cast)
     if base == "date":
-        return sql.SQL("(date '2020-01-01' + (g % 3650)::int)::{}").format(cast)
+        return sql.SQL("(date '2000-01-01' + g::int)::{}").format(cast)
     if base in ("time", "timetz"):
         return sql.SQL("(time '00:00' + (g % 86400) * interval '1 second')::{}").format(cast)
     if base == "interval":
@@ -232,7 +233,9 @@ def insert_statement(table: Table, count: int, parents: dict[int, Table], parent
     for column in table.columns:
         if column.name in keyed or column.generated or column.identity:
             continue
-        distinct = column.name in table.unique
+        # distinct values in every column that can have them, key or not: a migration that adds a unique index or
+        # a primary key must not fail on duplicates that only the synthetic data has
+        distinct = True
         if column.has_default:
             continue  # a serial key, now(), a constant: the column's own default gives it a value
         value = _value(column, table, distinct, count)

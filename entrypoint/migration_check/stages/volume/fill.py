@@ -174,7 +174,9 @@ def _scalar(base: str, kind: str, shown: str, distinct: bool, count: int) -> sql
     cast = sql.SQL(shown)
     number = sql.SQL("g") if distinct else sql.SQL("(1 + g % 97)")
     if kind == "e":
-        return sql.SQL("(enum_range(NULL::{0}))[1 + g % array_length(enum_range(NULL::{0}), 1)]").format(cast)
+        # scalar subqueries: the values are read once per statement, not twice per row
+        return sql.SQL("(SELECT enum_range(NULL::{0}))[1 + g % (SELECT cardinality(enum_range(NULL::{0})))]"
+                       ).format(cast)
     if base == "int2":
         return sql.SQL("({} % 32767)::int2").format(number) if distinct and count > 32767 else \
             sql.SQL("{}::int2").format(number)

@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--base-ref", metavar="REF",
                        help="a git ref to compare the migration history with (the pull request's base)")
     check.add_argument("--only", metavar="STAGES",
-                       help="run only these stages: graph, history, apply, roundtrip, compare, naming "
+                       help="run only these stages: graph, history, apply, roundtrip, compare, naming, volume "
                        "(comma-separated); graph and history need no database")
     check.add_argument("--roundtrip", choices=ROUNDTRIP_MODES, default="auto",
                        help="downgrade and re-apply: changed (the change's revisions), full (the whole history), "

@@ -110,7 +110,8 @@ def run_check(config: CheckConfig, progress: Progress) -> Report:
         unloadable = [f for f in report.findings if f.rule == BROKEN_REVISION_GRAPH.id
                       and f.details.get("problem") in UNLOADABLE_GRAPH]
         if config.needs_database and unloadable:
-            waiting = [stage for stage in config.stages if stage not in STATIC_STAGES]
+            waiting = [stage for stage in config.stages if stage not in STATIC_STAGES
+                       and (stage != "volume" or config.volume_planned)]
             report.skipped.append(f"{', '.join(waiting)}: skipped, since Alembic cannot load the revision graph: "
                                   f"{UNLOADABLE_GRAPH[str(unloadable[0].details['problem'])]} "
                                   "(broken-revision-graph)")

@@ -13,7 +13,9 @@ whole from process start to exit, each in a fresh database:
       (apt install postgresql-15), PostgreSQL 16 from the pgserver wheel, the embedded 18; each started as a
       stock server is (JIT on where the build has it), durability off like the throwaway server;
 - p:  the pull-request check: one new revision on top of the history in a git branch, `--base-ref main`
-      (`--roundtrip changed`, the default with a base ref);
+      (`--roundtrip changed`, the default with a base ref), with `--data-volume off`: what c' does, and more;
+- p+v: the same as by default, with the volume stage: the new revision run again on the tables it names (and
+      their neighbours) filled with 100,000 rows each, observed;
 - c:  plain Alembic's CLI: `alembic upgrade head`, `alembic check`, `alembic downgrade base`, `alembic upgrade head`;
 - c': the plain pull-request check on the same branch as p: `alembic upgrade head && alembic check`;
 - d:  pytest-alembic's four default tests (single head, upgrade, model definitions match DDL, up/down
@@ -53,10 +55,11 @@ from generate_history import generate
 
 from migration_check.database import SERVER_USER, ThrowawayServer, find_server_binaries
 
-METHODS = ("a", "p", "c", "c'", "d", "e")
+METHODS = ("a", "p", "p+v", "c", "c'", "d", "e")
 DESCRIPTIONS = {
     "a": "migration-check, full check, own server",
-    "p": "migration-check, pull-request check (--base-ref, one new revision)",
+    "p": "migration-check, pull-request check (--base-ref, one new revision), volume stage off",
+    "p+v": "the same with the volume stage as by default (the new revision on tables of 100,000 rows)",
     "c": "plain Alembic CLI: upgrade, check, downgrade base, upgrade",
     "c'": "plain PR check: alembic upgrade head && alembic check",
     "d": "pytest-alembic's 4 default tests",
@@ -220,8 +223,9 @@ def measure(method: str, projects: Projects, reference: Server, psql: str, envir
         assert target is not None
         return timed([*check, str(projects.history), "--roundtrip", "full", "--database-url",
                       target.url("postgres", None)], projects.history, environ)
-    if method == "p":
-        return timed([*check, str(projects.pull_request), "--base-ref", "main", "--roundtrip", "changed"],
+    if method in ("p", "p+v"):
+        volume = ["--data-volume", "off"] if method == "p" else []
+        return timed([*check, str(projects.pull_request), "--base-ref", "main", "--roundtrip", "changed", *volume],
                      projects.pull_request, environ)
     database = reference.fresh_database()
     env = {**environ, "DATABASE_URL": reference.url(database)}
@@ -302,8 +306,8 @@ def ratio(top: float | None, bottom: float | None) -> str:
 
 
 def markdown(results: Results, command: str, reference_version: str) -> str:
-    methods = [method for method in ("a", *sorted(m for m in results.runs if m.startswith("a'")), "p", "c", "c'",
-                                     "d", "e") if method in results.runs]
+    methods = [method for method in ("a", *sorted(m for m in results.runs if m.startswith("a'")), "p", "p+v", "c",
+                                     "c'", "d", "e") if method in results.runs]
     lines = [f"    {command}", "",
              f"Measured {datetime.date.today().isoformat()} on {machine()}. Reference server (c, c', d, e, and the "
              f"check's own in a and p): PostgreSQL {reference_version}, durability and JIT off. Each cell: median "
@@ -315,14 +319,15 @@ def markdown(results: Results, command: str, reference_version: str) -> str:
     for count in results.sizes:
         lines.append(f"| {count} | " + " | ".join(cell(results, method, count) for method in methods) + " |")
     lines += ["", "Ratios of medians (the targets of issue 16):", "",
-              "| revisions | d ÷ a (≥ 5 at 200, ≥ 6 at 800) | c ÷ a (> 1) | c' ÷ p (≥ 1) | "
+              "| revisions | d ÷ a (≥ 5 at 200, ≥ 6 at 800) | c ÷ a (> 1) | c' ÷ p (≥ 1) | c' ÷ p+v | "
               + " | ".join(f"{m} ÷ a (≤ 1.3)" for m in methods if m.startswith("a'"))
               + " | a ÷ e | peak RSS of a (MB) | peak RSS of p (MB) |",
-              "|---|---|---|---|" + "---|" * len([m for m in methods if m.startswith("a'")]) + "---|---|---|"]
+              "|---|---|---|---|---|" + "---|" * len([m for m in methods if m.startswith("a'")]) + "---|---|---|"]
     for count in results.sizes:
         a = results.median("a", count)
         cells = [str(count), ratio(results.median("d", count), a), ratio(results.median("c", count), a),
                  ratio(results.median("c'", count), results.median("p", count)),
+                 ratio(results.median("c'", count), results.median("p+v", count)),
                  *(ratio(results.median(m, count), a) for m in methods if m.startswith("a'")),
                  ratio(a, results.median("e", count))]
         rss_a, rss_p = results.peak_rss("a", count), results.peak_rss("p", count)

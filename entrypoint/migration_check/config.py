@@ -54,6 +54,7 @@ class DataVolume:
     real_sizes: tuple[tuple[str, int], ...] = ()  # production's sizes (an audit report): estimates scale to them
     lock_threshold_ms: int = 1000
     slow_migration_ms: int = 5000
+    fill: str = "touched"  # touched: the tables the new migrations name and their neighbours; all: every table
 
     @property
     def default_rows(self) -> int:
@@ -326,6 +327,7 @@ def with_settings_file(config: CheckConfig, explicit: Path | None) -> CheckConfi
             tables=settings.volume_tables,
             lock_threshold_ms=settings.lock_threshold_ms or config.data_volume.lock_threshold_ms,
             slow_migration_ms=settings.slow_migration_ms or config.data_volume.slow_migration_ms,
+            fill=settings.volume_fill or config.data_volume.fill,
         ),
     )
 

@@ -73,6 +73,7 @@ class FileSettings:
     volume_tables: tuple[tuple[str, int], ...] = ()
     lock_threshold_ms: int | None = None
     slow_migration_ms: int | None = None
+    volume_fill: str | None = None  # touched | all
 
 
 class NodeReader:
@@ -210,10 +211,12 @@ def _data_volume(reader: NodeReader, node: yaml.Node) -> dict[str, Any]:
     if isinstance(node, yaml.ScalarNode):
         return {"volume_rows": reader.count(node, "data-volume", off=True)}
     values: dict[str, Any] = {}
-    keys = ("default", "tables", "lock-threshold-ms", "slow-migration-ms")
+    keys = ("default", "tables", "fill", "lock-threshold-ms", "slow-migration-ms")
     for key, _key_node, value in reader.mapping(node, "data-volume", keys):
         if key == "default":
             values["volume_rows"] = reader.count(value, "data-volume.default", off=True)
+        elif key == "fill":
+            values["volume_fill"] = reader.choice(value, "data-volume.fill", ("touched", "all"))
         elif key == "tables":
             values["volume_tables"] = tuple((name, reader.count(rows, f"data-volume.tables.{name}"))
                                             for name, _n, rows in reader.mapping(value, "data-volume.tables", None))

@@ -261,13 +261,32 @@ def insert_statement(table: Table, count: int, parents: dict[int, Table], parent
         sql.SQL("").join(joins))
 
 
+def around(tables: list[Table], named: set[str]) -> list[Table]:
+    """The tables a change names (by name or "schema.name"), the tables they refer to, all the way up (their
+    rows are what a NOT NULL foreign key takes), and the tables that refer to them (a new constraint or type on
+    a key checks or rewrites those too)."""
+    by_oid = {table.oid: table for table in tables}
+    named_oids = {table.oid for table in tables if table.name in named or table.qualified in named}
+    chosen = named_oids | {table.oid for table in tables
+                           if any(parent in named_oids for parent, _columns, _referred in table.foreign_keys)}
+    waiting = list(chosen)
+    while waiting:
+        for parent, _columns, _referred in by_oid[waiting.pop()].foreign_keys:
+            if parent in by_oid and parent not in chosen:
+                chosen.add(parent)
+                waiting.append(parent)
+    return [table for table in tables if table.oid in chosen]
+
+
 def fill(connection: psycopg.Connection, excluded: tuple[str, ...], rows_for: Any,
-         skip: tuple[str, ...] = ()) -> Filled:
-    """Fill every table (but `skip`, by "schema.table" or name) with rows_for(qualified name) rows, in one
-    transaction, then ANALYZE. The connection is in autocommit mode."""
+         skip: tuple[str, ...] = (), named: set[str] | None = None) -> Filled:
+    """Fill every table (but `skip`, by "schema.table" or name), or with `named` the tables around those
+    (around()), with rows_for(qualified name) rows, in one transaction, then ANALYZE. The connection is in
+    autocommit mode."""
     began = time.perf_counter()
     filled = Filled()
-    tables = fill_order(read_tables(connection, excluded))
+    found = read_tables(connection, excluded)
+    tables = fill_order(around(found, named) if named is not None else found)
     by_oid = {table.oid: table for table in tables}
     existing: dict[int, int] = {}
     with connection.transaction():

@@ -60,9 +60,12 @@ def run_volume(project: AlembicProject, database: ScratchDatabase, scripts: list
         if run.stopped is not None:  # it passed in the other stages: a history that behaves differently each time
             raise VolumeSkipped(f"revision {base[run.stopped.index]} of the base failed when applied again on a "
                                 f"fresh database: {run.stopped.error.splitlines()[0]}")
+    named: set[str] | None = None
+    if settings.fill == "touched" and all(revision in by_revision for revision in new):
+        # the words of the new migrations: every table they name is among them (op calls and raw SQL alike)
+        named = {word for revision in new for word in _WORDS.findall(by_revision[revision].source)}
     with database.connect() as connection:
-        filled = fill(connection, (*excluded,), settings.rows_for,
-                      skip=(version_table[0],))
+        filled = fill(connection, (*excluded,), settings.rows_for, skip=(version_table[0],), named=named)
         relations = committed_relations(connection)
     report = VolumeReport(filled, default_rows=settings.default_rows, estimated=bool(settings.real_sizes))
     real = dict(settings.real_sizes)

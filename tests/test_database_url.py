@@ -335,3 +335,30 @@ def test_a_downgrade_that_uses_the_enum_value_its_upgrade_added_works_on_an_olde
     assert run.report is not None, run.stderr
     assert run.rules() == ["downgrade-failed"], run.stdout
     assert "agent_knid" in run.report["findings"][0]["message"]
+
+
+def test_the_volume_stage_on_an_older_server_as_a_user_that_is_not_a_superuser(
+        older_server: ThrowawayServer, tmp_path: Path) -> None:
+    """The new migration on filled tables through --database-url, on another major, as a user who cannot turn
+    triggers off for the fill: the same observations as on the embedded server, and the scratch database gone."""
+    from history_projects import add, migration, repository
+
+    with older_server.connect("postgres") as conn:
+        conn.execute("DROP ROLE IF EXISTS app_volume")
+        conn.execute("CREATE ROLE app_volume LOGIN CREATEDB NOSUPERUSER PASSWORD 'volume-password'")
+    url = f"postgresql://app_volume:volume-password@127.0.0.1:{older_server.port}/postgres"
+    project, base = repository(tmp_path / "project")
+    add(project, "0004_index_runs.py", migration(
+        "0004", "0003", "index runs.started_at",
+        upgrade='op.create_index("ix_runs_started_at", "runs", ["started_at"])',
+        downgrade='op.drop_index("ix_runs_started_at", table_name="runs")'))
+    before = _databases(older_server)
+    run = check(project, "--database-url", url, "--base-ref", base, "--only", "apply,volume", "--data-volume", "1000",
+                tmp_path=tmp_path)
+    assert run.report is not None, run.stderr
+    assert run.rules() == ["blocking-lock"], run.stdout
+    [finding] = run.report["findings"]
+    assert finding["details"]["blocked"] == {"public.runs": ["writes"]}
+    assert run.report["volume"]["fill"]["rows"]["public.runs"] == 1000
+    assert run.report["server"]["version"].split(".")[0] in ("15", "16")
+    assert _databases(older_server) == before

@@ -261,32 +261,39 @@ def insert_statement(table: Table, count: int, parents: dict[int, Table], parent
         sql.SQL("").join(joins))
 
 
-def around(tables: list[Table], named: set[str]) -> list[Table]:
-    """The tables a change names (by name or "schema.name"), the tables they refer to, all the way up (their
-    rows are what a NOT NULL foreign key takes), and the tables that refer to them (a new constraint or type on
-    a key checks or rewrites those too)."""
+SUPPORT_ROWS = 1000  # rows of a table filled only so that its children's foreign keys have rows to refer to
+
+
+def around(tables: list[Table], named: set[str]) -> tuple[list[Table], set[int]]:
+    """The tables a change names (by name or "schema.name") and the tables that refer to them (a new constraint
+    or key type checks or rewrites those too), at full size; and the tables they refer to, all the way up, as
+    support (a NOT NULL foreign key takes its parent's rows). Returns the tables and the support tables' oids."""
     by_oid = {table.oid: table for table in tables}
     named_oids = {table.oid for table in tables if table.name in named or table.qualified in named}
-    chosen = named_oids | {table.oid for table in tables
-                           if any(parent in named_oids for parent, _columns, _referred in table.foreign_keys)}
-    waiting = list(chosen)
+    full = named_oids | {table.oid for table in tables
+                         if any(parent in named_oids for parent, _columns, _referred in table.foreign_keys)}
+    chosen = set(full)
+    waiting = list(full)
     while waiting:
         for parent, _columns, _referred in by_oid[waiting.pop()].foreign_keys:
             if parent in by_oid and parent not in chosen:
                 chosen.add(parent)
                 waiting.append(parent)
-    return [table for table in tables if table.oid in chosen]
+    return [table for table in tables if table.oid in chosen], chosen - full
 
 
 def fill(connection: psycopg.Connection, excluded: tuple[str, ...], rows_for: Any,
          skip: tuple[str, ...] = (), named: set[str] | None = None) -> Filled:
     """Fill every table (but `skip`, by "schema.table" or name), or with `named` the tables around those
-    (around()), with rows_for(qualified name) rows, in one transaction, then ANALYZE. The connection is in
-    autocommit mode."""
+    (around(): the support tables get at most SUPPORT_ROWS), with rows_for(qualified name) rows, in one
+    transaction, then ANALYZE. The connection is in autocommit mode."""
     began = time.perf_counter()
     filled = Filled()
     found = read_tables(connection, excluded)
-    tables = fill_order(around(found, named) if named is not None else found)
+    support: set[int] = set()
+    if named is not None:
+        found, support = around(found, named)
+    tables = fill_order(found)
     by_oid = {table.oid: table for table in tables}
     existing: dict[int, int] = {}
     with connection.transaction():
@@ -299,6 +306,8 @@ def fill(connection: psycopg.Connection, excluded: tuple[str, ...], rows_for: An
             if table.qualified in skip or table.name in skip:
                 continue
             count = rows_for(table.qualified)
+            if table.oid in support:
+                count = min(count, SUPPORT_ROWS)
             present = connection.execute(sql.SQL("SELECT count(*) FROM {}").format(table.identifier())).fetchone()
             existing[table.oid] = int(present[0]) if present else 0
             if count <= 0:

@@ -45,6 +45,9 @@ def render(report: Report, output_format: str, threshold: Severity | None, color
     return renderers[output_format]()
 
 
+SAFE_ALTERNATIVE_LABEL = "the safe way"  # the volume rules' details["safe_alternative"], in Alembic code
+
+
 def downgrade_label(finding: Finding) -> str:
     """How to read a finding's suggested_downgrade: lines to add where the downgrade ran but left a difference,
     the whole body where it failed."""
@@ -63,6 +66,8 @@ def full_message(finding: Finding, fix: str | None = None) -> str:
         parts.append(f"Fix: {fix}")
     if finding.details.get("suggested_downgrade"):
         parts.append(f"{downgrade_label(finding)}:\n{finding.details['suggested_downgrade']}")
+    if finding.details.get("safe_alternative"):
+        parts.append(f"{SAFE_ALTERNATIVE_LABEL}:\n{finding.details['safe_alternative']}")
     return "\n".join(parts)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from migration_check.findings import Report, Severity
-from migration_check.reporters import downgrade_label, fix_for, grouped_by_rule, verdict
+from migration_check.reporters import SAFE_ALTERNATIVE_LABEL, downgrade_label, fix_for, grouped_by_rule, verdict
 from migration_check.rules import RULES
 from migration_check.stages.volume.report import TABLE_HEADER, statement_rows
 
@@ -41,10 +41,13 @@ def render(report: Report, threshold: Severity | None, source_url: str | None = 
             lines.append(f"| {where} | {_cell(finding.message)}{_cell(hint)} |")
         lines.append("")
         for finding in findings:
+            where = _where(finding.file, finding.line, source_url) or f"revision {finding.revision}"
             if finding.details.get("suggested_downgrade"):
-                where = _where(finding.file, finding.line, source_url) or f"revision {finding.revision}"
                 lines += [f"{where}: {downgrade_label(finding)}:", "", "```python",
                           str(finding.details["suggested_downgrade"]), "```", ""]
+            if finding.details.get("safe_alternative"):
+                lines += [f"{where}: {SAFE_ALTERNATIVE_LABEL}:", "", "```python",
+                          str(finding.details["safe_alternative"]), "```", ""]
         if rule:
             lines += [f"**Fix:** {fix_for(rule, report)}", ""]
     if report.suggested_migration:

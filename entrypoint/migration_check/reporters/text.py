@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from migration_check.findings import Report, Severity
-from migration_check.reporters import downgrade_label, fix_for, grouped_by_rule, location, verdict
+from migration_check.reporters import (
+    SAFE_ALTERNATIVE_LABEL,
+    downgrade_label,
+    fix_for,
+    grouped_by_rule,
+    location,
+    verdict,
+)
 from migration_check.rules import RULES
 from migration_check.stages.volume.report import TABLE_HEADER, statement_rows
 
@@ -34,6 +41,10 @@ def render(report: Report, threshold: Severity | None, color: bool = False) -> s
             if code:
                 lines.append(paint(f"      {downgrade_label(finding)}:", "1"))
                 lines.extend(f"          {line}" for line in str(code).splitlines())
+            safe = finding.details.get("safe_alternative")
+            if safe:
+                lines.append(paint(f"      {SAFE_ALTERNATIVE_LABEL}:", "1"))
+                lines.extend(f"          {line}" for line in str(safe).splitlines())
         if rule:
             lines.append(f"  fix: {fix_for(rule, report)}")
         lines.append("")

@@ -21,10 +21,12 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from alembic import autogenerate
 from alembic.config import Config
+from alembic.runtime import migration as alembic_migration
 from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import MigrationContext, RevisionStep
+from alembic.runtime.migration import HeadMaintainer, MigrationContext, RevisionStep
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 
@@ -625,7 +627,7 @@ class AlembicProject:
                 planned.append(alembic_step)
             return planned
 
-        with self._running():
+        with self._running(), _bound_version_writes():
             environment, state = self._environment(plan, observe)
             state.steps = steps
             state.last_of_group = {step.undo_group: index for index, step in enumerate(steps)
@@ -775,6 +777,43 @@ class _Step(RevisionStep):
         if len(to_revisions) == 1 and set(heads) <= {self.revision.revision}:
             return to_revisions
         return tuple(super()._unmerge_to_revisions(heads))
+
+
+class _BoundVersionWrites(HeadMaintainer):
+    """Alembic's record of the heads, its one UPDATE per step sent as one statement with bound parameters.
+    Alembic builds and compiles a new statement for each step, the revision ids being literals in its SQL: 1.1 ms
+    a step, against 0.3 ms for the write itself (a stairway of 800 revisions: 3.5 s of 17). The same row is
+    written, with the same check of the row count; inserts and deletes (branches) stay Alembic's."""
+
+    def _update_version(self, from_: str, to_: str) -> None:
+        assert to_ not in self.heads
+        self.heads.remove(from_)
+        self.heads.add(to_)
+        table = self.context._version
+        statement = getattr(self.context, "_migration_check_version_update", None)
+        if statement is None:  # built once per run: SQLAlchemy's compiled cache does the rest
+            statement = table.update().values(version_num=sa.bindparam("new")).where(
+                table.c.version_num == sa.bindparam("old"))
+            self.context._migration_check_version_update = statement
+        result = self.context.connection.execute(statement, {"new": to_, "old": from_})
+        if self.context.dialect.supports_sane_rowcount and result.rowcount != 1:
+            raise CommandError(f"Online migration expected to match one row when updating '{from_}' to '{to_}' in "
+                               f"'{self.context.version_table}'; {result.rowcount} found")
+
+
+@contextlib.contextmanager
+def _bound_version_writes() -> Iterator[None]:
+    """Our runs' version-table updates through _BoundVersionWrites: Alembic's run_migrations() makes its
+    HeadMaintainer from the module's name at call time. Left alone where Alembic's differs (a version without
+    _update_version)."""
+    if not hasattr(HeadMaintainer, "_update_version") or alembic_migration.HeadMaintainer is not HeadMaintainer:
+        yield
+        return
+    alembic_migration.HeadMaintainer = _BoundVersionWrites  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        alembic_migration.HeadMaintainer = HeadMaintainer  # type: ignore[misc]
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,25 @@ def test_the_risky_change_gets_measured_findings_and_a_stable_default_is_not_a_r
     assert data["volume"]["fill"]["rows"]["public.runs"] == 1000 and data["volume"]["fill"]["skipped"] == {}
 
 
+def test_after_the_round_trip_the_stage_goes_down_through_the_new_revisions(tmp_path: Path) -> None:
+    """The default pull-request check: the changed round trip proves the new downgrades exact, so the volume stage
+    downgrades through them to the base instead of building the base again, and observes the same."""
+    project, flags = _project(tmp_path, 'op.create_index("ix_runs_started_at", "runs", ["started_at"])',
+                              downgrade='op.drop_index("ix_runs_started_at", table_name="runs")')
+    flags = flags[2:]  # every stage
+    run = check(project, *flags, "--fail-on", "never", tmp_path=tmp_path)
+    assert run.report["volume"]["base_reached_by"] == "downgraded", run.stdout
+    assert "blocking-lock" in run.rules() and "roundtrip-mismatch" not in run.rules()
+    # a downgrade the round trip finds wrong: the base is built again
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    project, flags = _project(broken, 'op.create_index("ix_runs_started_at", "runs", ["started_at"])',
+                              downgrade='op.execute("SELECT 1")')
+    run = check(project, *flags[2:], "--fail-on", "never", tmp_path=broken)
+    assert run.report["volume"]["base_reached_by"] == "rebuilt"
+    assert "blocking-lock" in run.rules() and "roundtrip-mismatch" in run.rules()
+
+
 def test_the_same_changes_written_the_safe_way_pass(tmp_path: Path) -> None:
     project, flags = _project(tmp_path, """
         op.add_column("runs", sa.Column("token", sa.Uuid(), nullable=True))

@@ -32,6 +32,7 @@ from migration_check.rules import (
     DROP_UNNAMED_CONSTRAINT,
     FK_WITHOUT_INDEX,
     FLASK_AUTOGENERATE_COMMAND,
+    IRREVERSIBLE_MIGRATION,
     MISSING_DOWNGRADE,
     ROUNDTRIP_MISMATCH,
     RULES,
@@ -290,7 +291,12 @@ def _run_stages(
             if failures:
                 report.skipped.append("volume: skipped because the upgrade failed on empty tables")
             else:
-                _run_volume_stage(config, project, database, scripts, excluded, root, report, progress)
+                # after the changed round trip the database is at head; where it proved every new downgrade
+                # exact, the volume stage goes down through them instead of building the base again
+                proved = mode == "changed" and round_trip is not None and not any(
+                    f.rule in (DOWNGRADE_FAILED.id, ROUNDTRIP_MISMATCH.id, UPGRADE_NOT_IDEMPOTENT.id,
+                               IRREVERSIBLE_MIGRATION.id) for f in report.findings)
+                _run_volume_stage(config, project, database, scripts, excluded, root, report, progress, proved)
         elif "volume" in config.stages and "apply" in config.stages and config.data_volume.rows is None \
                 and revisions:
             report.skipped.append("volume: off without --base-ref (there are no new migrations to try on filled "
@@ -299,14 +305,14 @@ def _run_stages(
 
 def _run_volume_stage(config: CheckConfig, project: AlembicProject, database: ScratchDatabase,
                       scripts: list[MigrationScript], excluded: tuple[str, ...], root: Path, report: Report,
-                      progress: Progress) -> None:
+                      progress: Progress, at_head: bool) -> None:
     """The new revisions on filled tables, on the scratch database made anew (the last stage: it changes it)."""
     rows = config.data_volume.default_rows
     with progress.step("volume", f"the new migrations on tables of {rows:,} rows") as note:
         at_base = revisions_at(project, config.base_ref, root) if config.base_ref else None
         try:
             observed, found = run_volume(project, database, scripts, at_base, config.data_volume, excluded, root,
-                                         note.advance)
+                                         note.advance, at_head)
         except VolumeSkipped as exc:
             report.skipped.append(f"volume: {exc}")
             note.text = "skipped"

@@ -34,9 +34,13 @@ class VolumeReport:
     revisions: list[RevisionRun] = field(default_factory=list)
     default_rows: int = DEFAULT_VOLUME_ROWS
     estimated: bool = False  # times were scaled to real table sizes
+    # how the database got to the base's head: "downgraded" through the new revisions (proved exact by the round
+    # trip), or "rebuilt" (made anew, the base's revisions applied)
+    base_reached_by: str = "rebuilt"
 
     def as_json(self) -> dict[str, Any]:
         return {"default_rows": self.default_rows, "fill": self.filled.as_json(), "estimated": self.estimated,
+                "base_reached_by": self.base_reached_by,
                 "revisions": [run.as_json() for run in self.revisions]}
 
 

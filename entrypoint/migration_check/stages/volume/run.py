@@ -38,8 +38,10 @@ class VolumeSkipped(Exception):
 
 def run_volume(project: AlembicProject, database: ScratchDatabase, scripts: list[MigrationScript],
                at_base: set[str] | None, settings: DataVolume, excluded: tuple[str, ...], root: Path,
-               advance: Ticker | None = None) -> tuple[VolumeReport, list[Finding]]:
-    """On a database made anew: the base's revisions, the fill, then the new revisions, observed."""
+               advance: Ticker | None = None, at_head: bool = False) -> tuple[VolumeReport, list[Finding]]:
+    """The database at the base's head, the fill, then the new revisions, observed. at_head: the database is
+    at head and the new revisions' downgrades were proved exact, so it goes down through them; else it is made
+    anew and the base's revisions are applied."""
     order = project.ordered_revisions()
     new = [revision for revision in order if at_base is None or revision not in at_base]
     if at_base is None:  # no base: the head's own revision(s), on the history below them
@@ -47,19 +49,27 @@ def run_volume(project: AlembicProject, database: ScratchDatabase, scripts: list
     base = [revision for revision in order if revision not in new]
     by_revision = {script.revision: script for script in scripts}
 
-    database.start_over()
-    project.scratch_database_recreated(database.identity())
     version_table = ["alembic_version"]
 
     def note_version_table(index: int, context: Any, _result: StepResult | None) -> None:
         if index == BEFORE_FIRST_STEP:
             version_table[0] = context.version_table
 
-    if base:
-        run = project.run_steps([Step(revision, True) for revision in base], note_version_table)
-        if run.stopped is not None:  # it passed in the other stages: a history that behaves differently each time
-            raise VolumeSkipped(f"revision {base[run.stopped.index]} of the base failed when applied again on a "
-                                f"fresh database: {run.stopped.error.splitlines()[0]}")
+    if at_head:
+        # The round trip proved each new revision's downgrade exact: going down through them gives the base's
+        # schema without applying the whole history again (800 revisions: 0.05 s instead of 2.5 s)
+        run = project.run_steps([Step(revision, False) for revision in reversed(new)], note_version_table)
+        if run.stopped is not None:
+            raise VolumeSkipped(f"revision {new[len(new) - 1 - run.stopped.index]}'s downgrade failed on the way "
+                                f"back to the base: {run.stopped.error.splitlines()[0]}")
+    else:
+        database.start_over()
+        project.scratch_database_recreated(database.identity())
+        if base:
+            run = project.run_steps([Step(revision, True) for revision in base], note_version_table)
+            if run.stopped is not None:  # it passed in the other stages: a history that behaves differently
+                raise VolumeSkipped(f"revision {base[run.stopped.index]} of the base failed when applied again on "
+                                    f"a fresh database: {run.stopped.error.splitlines()[0]}")
     named: set[str] | None = None
     if settings.fill == "touched" and all(revision in by_revision for revision in new):
         # the words of the new migrations: every table they name is among them (op calls and raw SQL alike)
@@ -67,7 +77,8 @@ def run_volume(project: AlembicProject, database: ScratchDatabase, scripts: list
     with database.connect() as connection:
         filled = fill(connection, (*excluded,), settings.rows_for, skip=(version_table[0],), named=named)
         relations = committed_relations(connection)
-    report = VolumeReport(filled, default_rows=settings.default_rows, estimated=bool(settings.real_sizes))
+    report = VolumeReport(filled, default_rows=settings.default_rows, estimated=bool(settings.real_sizes),
+                          base_reached_by="downgraded" if at_head else "rebuilt")
     real = dict(settings.real_sizes)
 
     with database.connect() as probe:

@@ -21,7 +21,10 @@ whole from process start to exit, each in a fresh database:
 - d:  pytest-alembic's four default tests (single head, upgrade, model definitions match DDL, up/down
       consistency), `pytest` run whole;
 - e:  the SQL floor: psql replaying `alembic upgrade head --sql` and `alembic downgrade head:base --sql`
-      (the SQL is generated beforehand and not timed).
+      (the SQL is generated beforehand and not timed);
+- f:  the floor of a: the same migration runs as the full check, in one pass of env.py each, with nothing read or
+      compared (bench/plain_alembic.py --floor; its own timing, after the imports). Not run unless named in
+      --methods: it shows what any check of this plan costs before it checks anything.
 
 Every method but a and a' runs on one reference server: a throwaway PostgreSQL started here with the same
 settings as the check's own (durability and JIT off). Peak memory is the process's own maximum RSS (os.wait4),
@@ -55,7 +58,7 @@ from generate_history import generate
 
 from migration_check.database import SERVER_USER, ThrowawayServer, find_server_binaries
 
-METHODS = ("a", "p", "p+v", "c", "c'", "d", "e")
+METHODS = ("a", "p", "p+v", "c", "c'", "d", "e", "f")
 DESCRIPTIONS = {
     "a": "migration-check, full check, own server",
     "p": "migration-check, pull-request check (--base-ref, one new revision), volume stage off",
@@ -64,6 +67,8 @@ DESCRIPTIONS = {
     "c'": "plain PR check: alembic upgrade head && alembic check",
     "d": "pytest-alembic's 4 default tests",
     "e": "psql replaying the offline SQL, up and down",
+    "f": "the floor of (a): its migration runs (apply, downgrade, apply each revision, then down to base) in one "
+         "pass of env.py each, nothing read or compared (bench/plain_alembic.py --floor, imports not counted)",
 }
 BEGIN, END = "<!-- compare:begin -->", "<!-- compare:end -->"
 
@@ -239,6 +244,18 @@ def measure(method: str, projects: Projects, reference: Server, psql: str, envir
         if method == "d":
             return timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_migrations.py"],
                          projects.history, env)
+        if method == "f":
+            second = reference.fresh_database()
+            try:
+                done = subprocess.run([sys.executable, str(Path(__file__).parent / "plain_alembic.py"),
+                                       str(projects.history), env["DATABASE_URL"], "--floor",
+                                       reference.url(second)], cwd=projects.history, env=env, capture_output=True,
+                                      text=True)
+            finally:
+                reference.drop_database(second)
+            if done.returncode != 0:
+                raise SystemExit(f"plain_alembic.py --floor failed:\n{done.stderr[-3000:]}")
+            return Run(json.loads(done.stdout.strip().splitlines()[-1])["floor"], 0.0)
         if method == "e":
             libpq = reference.url(database, None)
             return sequence([[psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", libpq, "-f", str(sql)]
@@ -307,7 +324,7 @@ def ratio(top: float | None, bottom: float | None) -> str:
 
 def markdown(results: Results, command: str, reference_version: str) -> str:
     methods = [method for method in ("a", *sorted(m for m in results.runs if m.startswith("a'")), "p", "p+v", "c",
-                                     "c'", "d", "e") if method in results.runs]
+                                     "c'", "d", "e", "f") if method in results.runs]
     lines = [f"    {command}", "",
              f"Measured {datetime.date.today().isoformat()} on {machine()}. Reference server (c, c', d, e, and the "
              f"check's own in a and p): PostgreSQL {reference_version}, durability and JIT off. Each cell: median "
@@ -357,6 +374,9 @@ def plot(results: Results, path: Path) -> None:
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xticks(results.sizes, [str(count) for count in results.sizes])
+    from matplotlib.ticker import NullFormatter
+
+    axes.xaxis.set_minor_formatter(NullFormatter())  # the sizes alone, not 6x10^1 between them
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=7)
     axes.set_title("The migration check against plain Alembic and pytest-alembic")
@@ -377,13 +397,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 800])
     parser.add_argument("--runs", type=int, default=3, help="interleaved runs of every method; medians are shown")
-    parser.add_argument("--methods", nargs="+", default=[*METHODS, "a'"], choices=[*METHODS, "a'"])
+    parser.add_argument("--methods", nargs="+", default=[*(m for m in METHODS if m != "f"), "a'"],
+                        choices=[*METHODS, "a'"])
     parser.add_argument("--servers", nargs="+", default=["15", "16", "18"], help="majors for a'")
     parser.add_argument("--write", type=Path, help="a Markdown file with the compare markers, to write the table in")
     parser.add_argument("--plot", type=Path, help="a PNG file for the plot")
     parser.add_argument("--json", type=Path, help="a file for the raw figures")
+    parser.add_argument("--from-json", type=Path, metavar="FILE",
+                        help="measure nothing: write the table and the plot from the raw figures of an earlier run "
+                        "(its --json), with the command line given here")
     args = parser.parse_args()
     command = "python bench/compare.py " + " ".join(sys.argv[1:])
+    if args.from_json:
+        raw = json.loads(args.from_json.read_text())
+        results = Results(sorted(args.sizes), dict(raw.get("servers", {})))
+        for method, by_size in raw["runs"].items():
+            for count, runs in by_size.items():
+                for run in runs:
+                    results.add(method, int(count), Run(**run))
+        command = raw.get("command", command)
+        text = markdown(results, command, raw.get("reference_version", "?"))
+        print(text)
+        if args.write:
+            write_into(args.write, text)
+        if args.plot:
+            plot(results, args.plot)
+        return
     reference_binaries = find_server_binaries(None)
     reference = Server(f"PG {reference_binaries.version}", ThrowawayServer(reference_binaries), "JIT off")
     reference.running.start()
@@ -407,8 +446,11 @@ def main() -> None:
                             print(f"{count} revisions, run {run + 1}: {name} {result.seconds:.2f} s, "
                                   f"{result.peak_rss_mb:.0f} MB", file=sys.stderr, flush=True)
                 if args.json:
-                    args.json.write_text(json.dumps({m: {str(c): [vars(r) for r in rs] for c, rs in by.items()}
-                                                     for m, by in results.runs.items()}, indent=1))
+                    args.json.write_text(json.dumps({
+                        "command": command, "reference_version": reference_binaries.version,
+                        "servers": results.servers,
+                        "runs": {m: {str(c): [vars(r) for r in rs] for c, rs in by.items()}
+                                 for m, by in results.runs.items()}}, indent=1))
     finally:
         for server in (reference, *servers.values()):
             server.running.close()

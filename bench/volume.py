@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     lines = [f"    python bench/volume.py --rows {' '.join(map(str, args.rows))} --runs {args.runs}", "",
-             "| rows a table | rows filled (6 tables) | fill (s) | fill rate (rows/s) | the revision's statements (s) "
+             "| rows a table | rows filled | fill (s) | fill rate (rows/s) | the revision's statements (s) "
              "| volume step (s) | whole check (s) | peak RSS of the check (MB) |",
              "|---|---|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory(prefix="migration-check-volume-bench-") as scratch:

@@ -65,7 +65,7 @@ def test_the_risky_change_gets_measured_findings_and_a_stable_default_is_not_a_r
     assert token["details"]["seconds"] > 0 and token["details"]["safe_alternative"]
     (index,) = _findings(data, "blocking-lock")
     assert index["details"]["statement"].startswith("CREATE INDEX ix_runs_started_at")
-    assert "read all 1,000 rows of public.runs" in index["message"]
+    assert "scanned public.runs (1,000 rows)" in index["message"]
     assert "CONCURRENTLY" in index["details"]["safe_alternative"].upper()
     # now() is evaluated once: PostgreSQL 11+ stores it in the catalog and rewrites nothing
     statements = _statements(data)
@@ -140,7 +140,7 @@ def test_a_foreign_key_without_not_valid_blocks_writes_and_with_it_does_not(tmp_
     project, flags = _project(tmp_path, foreign_key.format(""))
     run = check(project, *flags, tmp_path=tmp_path)
     (finding,) = _findings(run.report, "blocking-lock")
-    assert "holds SHARE ROW EXCLUSIVE and read all 1,000 rows of public.api_keys" in finding["message"]
+    assert "holds SHARE ROW EXCLUSIVE and scanned public.api_keys (1,000 rows)" in finding["message"]
     assert finding["details"]["blocked"]["public.api_keys"] == ["writes"]
     assert "postgresql_not_valid=True" in finding["details"]["safe_alternative"]
 

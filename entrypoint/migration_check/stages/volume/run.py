@@ -188,8 +188,10 @@ def _statement_finding(statement: Statement, settings: DataVolume) \
         worked = statement.rows_read.get(table, 0) + statement.rows_written.get(table, 0)
         if worked or statement.seconds * 1000 >= settings.lock_threshold_ms:
             details["table"] = table
-            what = f"read all {rows:,} rows of {table}" if statement.rows_read.get(table, 0) >= rows \
-                else f"worked through {worked:,} rows of {table}" if worked else f"ran on {table} ({rows:,} rows)"
+            # a scan's count can be short of the table: a parallel index build's workers count in their own backends
+            what = f"scanned {table} ({rows:,} rows)" if statement.rows_read.get(table) \
+                else f"wrote {worked:,} rows of {table} ({rows:,} rows)" if worked \
+                else f"ran on {table} ({rows:,} rows)"
             earlier = " (taken by an earlier statement of the transaction)" if table in statement.inherited else ""
             return BLOCKING_LOCK, (
                 f"{_short(statement.sql)} holds {SHOWN_MODE.get(mode, mode)}{earlier} and {what} in "

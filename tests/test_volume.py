@@ -284,3 +284,14 @@ def test_bad_flags_say_what_to_pass(tmp_path: Path) -> None:
     not_audit.write_text('{"findings": []}')
     run = check(project, "--table-sizes", not_audit, tmp_path=tmp_path / "r")
     assert run.status == 2 and "is not an audit report" in run.stderr
+
+
+def test_a_reviewed_exception_lets_a_volume_finding_through(tmp_path: Path) -> None:
+    settings = ("allow:\n  - rule: blocking-lock\n    match: {table: public.runs}\n"
+                "    reason: runs is empty in production until the feature ships\n")
+    project, flags = _project(tmp_path, 'op.create_index("ix_runs_started_at", "runs", ["started_at"])',
+                              settings=settings)
+    run = check(project, *flags, tmp_path=tmp_path)
+    assert run.status == 0 and run.report["findings"] == [], run.stdout
+    (allowed,) = run.report["allowed"]
+    assert allowed["rule"] == "blocking-lock" and allowed["allowed_by"] == "allowlist clean/.migration-check.yml:2"

@@ -128,6 +128,8 @@ class StatementCapture:
         self._work: dict[int, tuple[int, int, int]] = {}
         self._locks: set[tuple[int, str]] = set()
         self._pending: Statement | None = None
+        # seconds spent observing (catalog reads, probes): not the migration's, taken out of its time
+        self.overhead = 0.0
 
     def events(self) -> list[tuple[str, Any]]:
         return [("before_cursor_execute", self.before), ("after_cursor_execute", self.after)]
@@ -146,10 +148,12 @@ class StatementCapture:
         if self._busy or self.version_table.search(statement):
             return
         self._busy = True
+        began = time.perf_counter()
         try:  # read anew each time: the counters restart with each transaction, and skipped statements count
             self._state(connection)
         finally:
             self._busy = False
+            self.overhead += time.perf_counter() - began
         self._pending = Statement(self.revision, statement.strip(), 0.0)
         self._began = time.perf_counter()
 
@@ -161,12 +165,14 @@ class StatementCapture:
         # Alembic's autocommit_block() sets this option; reading the level itself would send a query
         observed.in_transaction = connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
         self._busy = True
+        began = time.perf_counter()
         try:
             before_relations, before_work, before_locks = self._relations or {}, self._work, self._locks
             self._state(connection)
             self._describe(observed, before_relations, before_work, before_locks)
         finally:
             self._busy = False
+            self.overhead += time.perf_counter() - began
         self.statements.append(observed)
 
     def failed(self, error: str) -> Statement | None:

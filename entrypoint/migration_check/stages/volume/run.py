@@ -87,20 +87,21 @@ def run_volume(project: AlembicProject, database: ScratchDatabase, scripts: list
         probe.commit()
         capture = StatementCapture(probe, filled.rows, relations, real)
         timing: dict[str, float] = {}
-        started = [time.perf_counter()]
+        started = [time.perf_counter(), 0.0]  # when the revision began, and the observation's time by then
 
         def observe(index: int, context: Any, _result: StepResult | None) -> None:
             if index == BEFORE_FIRST_STEP:
                 capture.watch_version_table(context.version_table)
                 capture.revision = new[0]
-                started[0] = time.perf_counter()
+                started[:] = [time.perf_counter(), capture.overhead]
                 return
-            timing[new[index]] = time.perf_counter() - started[0]
+            # the revision's own time: its wall time less what observing its statements took
+            timing[new[index]] = time.perf_counter() - started[0] - (capture.overhead - started[1])
             if advance is not None:
                 advance(index + 1, len(new), "revisions")
             if index + 1 < len(new):
                 capture.revision = new[index + 1]
-            started[0] = time.perf_counter()
+            started[:] = [time.perf_counter(), capture.overhead]
 
         run = project.run_steps([Step(revision, True) for revision in new], observe, events=capture.events())
         failed_statement = capture.failed(run.stopped.error) if run.stopped is not None else None

@@ -209,7 +209,7 @@ def test_sizes_per_table_and_real_sizes_from_an_audit_report(tmp_path: Path) -> 
                                         'existing_type=sa.Integer())',
                               settings="data-volume:\n  default: 1000\n  tables:\n    users: 300\n")
     audit = tmp_path / "audit.json"
-    audit.write_text(json.dumps({"kind": "audit", "databases": [
+    audit.write_text(json.dumps({"kind": "audit", "version": 1, "databases": [
         {"name": "prod", "tables": [{"schema": "public", "table": "agents", "rows": 2_000_000, "bytes": 1}]},
         {"name": "eu", "tables": [{"schema": "public", "table": "agents", "rows": 500, "bytes": 1}]}]}))
     flags = [flag for flag in flags if flag not in ("--data-volume", ROWS)]

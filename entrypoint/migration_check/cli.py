@@ -11,7 +11,7 @@ from typing import NoReturn, TextIO
 from migration_check import __version__, redact, signals
 from migration_check.audit.config import DEFAULT_CONCURRENCY, AuditConfig, audit_config
 from migration_check.audit.render import render_markdown, render_text
-from migration_check.audit.report import AuditReport, merge, render_json
+from migration_check.audit.report import AuditReport, merge, render_json, table_sizes
 from migration_check.config import (
     DRIVERS,
     FAIL_ON,
@@ -26,7 +26,6 @@ from migration_check.config import (
     parse_data_volume,
     parse_env_pairs,
     parse_stages,
-    read_table_sizes,
     url_part_pairs,
     with_settings_file,
 )
@@ -170,7 +169,7 @@ def config_from_args(args: argparse.Namespace) -> CheckConfig:
         roundtrip=getattr(args, "roundtrip", "auto"),
         data_volume=DataVolume(
             rows=parse_data_volume(getattr(args, "data_volume", None)),
-            real_sizes=read_table_sizes(args.table_sizes) if getattr(args, "table_sizes", None) else (),
+            real_sizes=table_sizes(args.table_sizes) if getattr(args, "table_sizes", None) else (),
         ),
     )
     return with_settings_file(config, args.config_file)

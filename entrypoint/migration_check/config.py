@@ -61,15 +61,18 @@ class DataVolume:
         return DEFAULT_VOLUME_ROWS if self.rows is None else self.rows
 
     def rows_for(self, table: str) -> int:
-        """A table's rows: named in the file, else no more than production has, else the default."""
-        short = table.partition(".")[2]
-        for sizes in (dict(self.tables), None):
-            if sizes is not None and (table in sizes or short in sizes):
-                return sizes.get(table, sizes.get(short, 0))
-        real = dict(self.real_sizes)
-        if table in real or short in real:
-            return min(self.default_rows, real.get(table, real.get(short, 0)))
-        return self.default_rows
+        """A table's rows ("schema.table"): named in the file, else no more than production has, else the
+        default. Names are matched with or without their schema."""
+        named = _size_of(table, self.tables)
+        if named is not None:
+            return named
+        real = _size_of(table, self.real_sizes)
+        return self.default_rows if real is None else min(self.default_rows, real)
+
+
+def _size_of(table: str, sizes: tuple[tuple[str, int], ...]) -> int | None:
+    by_name = dict(sizes)
+    return by_name.get(table, by_name.get(table.partition(".")[2]))
 
 
 @dataclass(frozen=True)
@@ -210,32 +213,6 @@ def parse_data_volume(text: str | None) -> int | None:
         raise UsageError(f"--data-volume {text!r} is not a number of rows.",
                          fix="Pass the rows each table gets, such as --data-volume 100000, or --data-volume off.")
     return rows
-
-
-def read_table_sizes(path: Path) -> tuple[tuple[str, int], ...]:
-    """The table sizes a scheduled audit recorded (its JSON report): the largest count seen for each table."""
-    import json
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"Cannot read --table-sizes {path}: {exc.strerror or exc}",
-                         fix="Pass the JSON report of `migration-check audit --report FILE`.", file=path) from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--table-sizes {path} is not JSON: {exc.msg}", fix="Pass the JSON report of "
-                         "`migration-check audit --report FILE`.", file=path, line=exc.lineno) from None
-    databases = data.get("databases") if isinstance(data, dict) else None
-    if not isinstance(databases, list):
-        raise UsageError(f"--table-sizes {path} is not an audit report: it has no `databases` list.",
-                         fix="Pass the JSON report of `migration-check audit --report FILE` (not the check's).",
-                         file=path)
-    sizes: dict[str, int] = {}
-    for database in databases:
-        for table in (database.get("tables") or []) if isinstance(database, dict) else []:
-            if isinstance(table, dict) and isinstance(table.get("rows"), (int, float)) and table.get("table"):
-                name = f"{table.get('schema') or 'public'}.{table['table']}"
-                sizes[name] = max(sizes.get(name, 0), int(table["rows"]))
-    return tuple(sorted(sizes.items()))
 
 
 def parse_env_pairs(pairs: list[str]) -> tuple[tuple[str, str], ...]:

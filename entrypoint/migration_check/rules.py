@@ -78,7 +78,8 @@ def rule(rule_id: str) -> Rule:
     return RULES[rule_id]
 
 
-def _dedent(text: str) -> str:
+def dedent(text: str) -> str:
+    """A rule's example as written in its triple-quoted string, for rules defined beside their stage too."""
     return textwrap.dedent(text).strip("\n")
 
 
@@ -99,14 +100,14 @@ UPGRADE_FAILED = register(
             "database and every disaster recovery. It usually means a migration was edited after it ran, "
             "or depends on something created by hand."
         ),
-        bad=_dedent(
+        bad=dedent(
             '''
             def upgrade():
                 # "runs" does not exist yet: it is created by a later revision
                 op.add_column("runs", sa.Column("agent_version_id", sa.Integer()))
             '''
         ),
-        good=_dedent(
+        good=dedent(
             '''
             def upgrade():
                 op.create_table(
@@ -140,7 +141,7 @@ MODEL_DRIFT = register(
             "production, where only migrations run. It is what `alembic check` detects, but "
             "`alembic check` prints Python reprs and exits 255 for everything."
         ),
-        bad=_dedent(
+        bad=dedent(
             '''
             class Agent(Base):
                 __tablename__ = "agents"
@@ -149,7 +150,7 @@ MODEL_DRIFT = register(
                 description: Mapped[str | None] = mapped_column(Text)
             '''
         ),
-        good=_dedent(
+        good=dedent(
             '''
             # migrations/versions/0004_add_agent_description.py
             def upgrade():
@@ -180,13 +181,13 @@ MODEL_NOT_IMPORTED = register(
             "The comparison can only see the models it is given. A forgotten import makes every change to those "
             "models pass unnoticed, and makes their tables look like drift to be dropped."
         ),
-        bad=_dedent(
+        bad=dedent(
             '''
             # app/models/__init__.py imports users and agents, but not billing
             from app.models import agents, users  # app/models/billing.py defines class Invoice(Base)
             '''
         ),
-        good=_dedent(
+        good=dedent(
             '''
             from app.models import agents, billing, users
             '''
@@ -207,7 +208,7 @@ MULTIPLE_HEADS = register(
             "Two pull requests that each add a migration on the same parent both pass on their own, and leave "
             "two heads once merged: `alembic upgrade head` then refuses to run, in every environment."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             # 0004_add_agent_tags.py
             down_revision = "0003"
@@ -215,7 +216,7 @@ MULTIPLE_HEADS = register(
             down_revision = "0003"
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             # 0004_add_agent_tags.py
             down_revision = "0003"
@@ -238,13 +239,13 @@ BROKEN_REVISION_GRAPH = register(
             "declare the same revision id, a file declares no revision, or the revisions form a cycle."
         ),
         why="Alembic cannot build the history at all: every command fails, not only this migration.",
-        bad=_dedent(
+        bad=dedent(
             """
             revision = "0004"
             down_revision = "0003a"  # no migration has this id
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             revision = "0004"
             down_revision = "0003"
@@ -268,14 +269,14 @@ NOT_ON_BASE_HEAD = register(
             "A migration whose parent is an older revision makes a second head as soon as the pull request is "
             "merged; the conflict shows up after the merge, on the main branch."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             # the base branch's head is 0005
             revision = "0006"
             down_revision = "0004"
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             revision = "0006"
             down_revision = "0005"
@@ -299,13 +300,13 @@ MODIFIED_MIGRATION = register(
             "A migration that already ran in production does not run again: databases that applied the old "
             "version never get the change, and new databases differ from old ones. Fix forward."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             # 0003 is on main and has run; this pull request edits it
             op.add_column("runs", sa.Column("cost_cents", sa.Integer()))
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             # 0006_add_run_cost.py, a new migration
             down_revision = "0005"
@@ -328,12 +329,12 @@ DELETED_MIGRATION = register(
             "Databases that applied it keep its revision in alembic_version, which then names a revision that "
             "no longer exists: every later `alembic upgrade` fails there."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             $ git rm migrations/versions/0004_add_agent_tags.py
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             # 0006_drop_agent_tags.py
             def upgrade():
@@ -359,7 +360,7 @@ VAGUE_MESSAGE = register(
             "The message is all a reviewer or an on-call engineer sees in `alembic history`; \"update\" "
             "makes them open every file to find the one that changed a table."
         ),
-        bad=_dedent(
+        bad=dedent(
             '''
             """update
 
@@ -367,7 +368,7 @@ VAGUE_MESSAGE = register(
             """
             '''
         ),
-        good=_dedent(
+        good=dedent(
             '''
             """add agents.description
 
@@ -390,13 +391,13 @@ EMPTY_MIGRATION = register(
             "Usually an autogenerate run that found nothing, committed by accident. It adds a step to every "
             "deployment and a question to every review."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             def upgrade():
                 pass
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             def upgrade():
                 op.add_column("agents", sa.Column("description", sa.Text()))
@@ -417,14 +418,14 @@ SPLIT_MIGRATIONS = register(
             "Related changes spread over several migrations deploy in several steps, each of which can fail "
             "and leave the schema half done; one migration applies in one transaction."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             0006_add_agent_tags.py
             0007_add_index_to_agent_tags.py
             0008_fix_agent_tags_nullable.py
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             0006_add_agent_tags.py   # the table, its index and its constraints together
             """
@@ -447,13 +448,13 @@ DROP_UNNAMED_CONSTRAINT = register(
             "Autogenerate writes `drop_constraint(None, ...)` in the downgrade of every unnamed constraint. It "
             "fails when the downgrade runs; in the projects we tried it broke the downgrade in 5 of 9."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             def downgrade():
                 op.drop_constraint(None, "agents", type_="foreignkey")
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             metadata = MetaData(naming_convention={"fk": "fk_%(table_name)s_%(column_0_name)s"})
 
@@ -477,13 +478,13 @@ CREATE_UNNAMED_CONSTRAINT = register(
             "makes up, which a later migration has to guess."
         ),
         why="A later `drop_constraint` must spell the made-up name, or it is written as None and fails.",
-        bad=_dedent(
+        bad=dedent(
             """
             def upgrade():
                 op.create_foreign_key(None, "agents", "users", ["created_by_id"], ["id"])
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             def upgrade():
                 op.create_foreign_key("fk_agents_created_by_id_users", "agents", "users", ["created_by_id"], ["id"])
@@ -507,7 +508,7 @@ MISSING_DOWNGRADE = register(
             "Without a downgrade, a failed deployment cannot be rolled back and the history cannot be tested "
             "up and down."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             def upgrade():
                 op.add_column("agents", sa.Column("description", sa.Text()))
@@ -516,7 +517,7 @@ MISSING_DOWNGRADE = register(
                 pass
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             def downgrade():
                 op.drop_column("agents", "description")
@@ -548,14 +549,14 @@ DOWNGRADE_FAILED = register(
             "A downgrade that fails is found when a deployment must be rolled back: the worst moment. In the "
             "projects we tried, downgrading to base failed in 7 of 9."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             def downgrade():
                 op.drop_constraint(None, "agents", type_="foreignkey")  # the name is needed
                 op.drop_column("agents", "owner_id")
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             def downgrade():
                 op.drop_constraint("fk_agents_owner_id_users", "agents", type_="foreignkey")
@@ -586,7 +587,7 @@ ROUNDTRIP_MISMATCH = register(
             "A downgrade that \"works\" but leaves an enum type or an index behind breaks the next upgrade, or "
             "leaves production different from every fresh database."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             def upgrade():
                 op.create_table("runs", sa.Column("status", sa.Enum("queued", "done", name="run_status")))
@@ -595,7 +596,7 @@ ROUNDTRIP_MISMATCH = register(
                 op.drop_table("runs")  # the run_status type stays behind
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             def downgrade():
                 op.drop_table("runs")
@@ -623,7 +624,7 @@ UPGRADE_NOT_IDEMPOTENT = register(
             "Rolling back and forward again is what a retried deployment does; if the second upgrade fails on "
             "what the downgrade left, the retry fails."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             def upgrade():
                 op.execute("INSERT INTO plans (id, name) VALUES (1, 'free')")
@@ -632,7 +633,7 @@ UPGRADE_NOT_IDEMPOTENT = register(
                 pass  # the row stays: the INSERT fails the second time
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             def downgrade():
                 op.execute("DELETE FROM plans WHERE id = 1")
@@ -654,14 +655,14 @@ IRREVERSIBLE_MIGRATION = register(
             "downgrade to base, are skipped."
         ),
         why="So that the report says which part of the history cannot be rolled back, instead of hiding it.",
-        bad=_dedent(
+        bad=dedent(
             """
             # migration-check: irreversible - the backfill overwrote the old values
             def downgrade():
                 raise NotImplementedError
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             def downgrade():
                 op.drop_column("agents", "description")
@@ -687,13 +688,13 @@ MISSING_NAMING_CONVENTION = register(
             "autogenerate writes `op.drop_constraint(None, ...)` in downgrades, which fails. With a convention, "
             "every name is deterministic and every downgrade can name what it drops."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             class Base(DeclarativeBase):
                 pass  # MetaData() without a naming_convention
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             class Base(DeclarativeBase):
                 metadata = MetaData(naming_convention={
@@ -727,14 +728,14 @@ UNNAMED_CONSTRAINT = register(
             "create_all and one built by migrations; migrations that drop or alter the constraint have to "
             "guess it."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             class User(Base):
                 __tablename__ = "users"
                 __table_args__ = (CheckConstraint("length(email) > 3"),)  # no name, no "ck" convention
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             class User(Base):
                 __tablename__ = "users"
@@ -762,14 +763,14 @@ NAMING_CONVENTION = register(
             "found with a search. A stray name (often one PostgreSQL made up, or the convention changed later) "
             "is what breaks the next `drop_constraint`."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             def upgrade():
                 # the convention says uq_users_email
                 op.create_unique_constraint("users_email_key", "users", ["email"])
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             def upgrade():
                 op.create_unique_constraint(op.f("uq_users_email"), "users", ["email"])
@@ -794,12 +795,12 @@ IDENTIFIER_TOO_LONG = register(
             "PostgreSQL silently cuts longer names to 63 bytes. The models keep the long name, so autogenerate "
             "sees a difference on every run; two long names with the same start clash."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             Index("ix_agent_versions_organization_id_agent_id_version_created_at_desc", ...)  # 67 bytes
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             Index("ix_agent_versions_org_agent_version_created", ...)
             """
@@ -823,7 +824,7 @@ FK_CYCLE_WITHOUT_USE_ALTER = register(
             "Without use_alter, neither table can be created first: `metadata.create_all` warns and "
             "`drop_all` fails, and autogenerate writes a migration whose tables cannot be created in order."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             class Team(Base):
                 lead_id = mapped_column(ForeignKey("users.id"))
@@ -832,7 +833,7 @@ FK_CYCLE_WITHOUT_USE_ALTER = register(
                 team_id = mapped_column(ForeignKey("teams.id"))
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             class Team(Base):
                 lead_id = mapped_column(ForeignKey("users.id", use_alter=True, name="fk_teams_lead_id_users"))
@@ -860,13 +861,13 @@ FK_WITHOUT_INDEX = register(
             "PostgreSQL indexes primary keys and unique constraints, not foreign keys. Deleting a referred row "
             "then scans the whole referring table, and joins on the key are slow."
         ),
-        bad=_dedent(
+        bad=dedent(
             """
             class Run(Base):
                 agent_id = mapped_column(ForeignKey("agents.id"))
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             class Run(Base):
                 agent_id = mapped_column(ForeignKey("agents.id"), index=True)
@@ -888,7 +889,7 @@ ALLOWLIST_EXPIRED = register(
             "the findings it allowed are reported again, and so is the entry."
         ),
         why="An exception should be looked at again, not forgotten: the expiry date is when.",
-        bad=_dedent(
+        bad=dedent(
             """
             allow:
               - rule: model-drift
@@ -897,7 +898,7 @@ ALLOWLIST_EXPIRED = register(
                 expires: 2025-01-31
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             allow:
               - rule: model-drift
@@ -922,7 +923,7 @@ ALLOWLIST_UNUSED = register(
             "rule ran. Entries of stages that did not run (`--only`, no database) are not reported."
         ),
         why="So that the list stays honest: an entry that allows nothing would silently allow the next problem.",
-        bad=_dedent(
+        bad=dedent(
             """
             allow:
               - rule: model-drift
@@ -930,7 +931,7 @@ ALLOWLIST_UNUSED = register(
                 reason: legacy table managed by the import job
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             allow: []
             """
@@ -952,12 +953,12 @@ BAD_SUPPRESSION = register(
             "reported; so is one that names no known rule."
         ),
         why="A reviewer needs the reason to agree with the exception, and a misspelt rule id silences nothing.",
-        bad=_dedent(
+        bad=dedent(
             """
             # migration-check: ignore[drop-unnamed-constraint]
             """
         ),
-        good=_dedent(
+        good=dedent(
             """
             # migration-check: ignore[drop-unnamed-constraint] the constraint was created in 2019 as items_owner_fkey
             """
@@ -968,7 +969,7 @@ BAD_SUPPRESSION = register(
 
 def rules_markdown() -> str:
     """The whole of docs/rules.md."""
-    header = _dedent(
+    header = dedent(
         """
         # Rules
 

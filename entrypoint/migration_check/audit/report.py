@@ -129,7 +129,8 @@ def render_json(report: AuditReport) -> str:
     return json.dumps(report.as_json(), indent=2, default=str) + "\n"
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_report(path: Path) -> dict[str, Any]:
+    """An audit report's JSON, checked to be one (merge-reports, --table-sizes)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -148,11 +149,22 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
+def table_sizes(path: Path) -> tuple[tuple[str, int], ...]:
+    """The table sizes an audit recorded, as ("schema.table", rows): the largest count any database has."""
+    sizes: dict[str, int] = {}
+    for database in read_report(path).get("databases") or []:
+        for table in database.get("tables") or [] if isinstance(database, dict) else []:
+            if isinstance(table, dict) and isinstance(table.get("rows"), (int, float)) and table.get("table"):
+                name = f"{table.get('schema') or 'public'}.{table['table']}"
+                sizes[name] = max(sizes.get(name, 0), int(table["rows"]))
+    return tuple(sorted(sizes.items()))
+
+
 def merge(paths: list[Path]) -> AuditReport:
     """One report from the shards' reports of one project: every database once, in the list's order."""
     if not paths:
         raise UsageError("merge-reports needs at least one report.", fix="Pass the shards' JSON reports.")
-    parts = [(path, _read(path)) for path in paths]
+    parts = [(path, read_report(path)) for path in paths]
     first_path, first = parts[0]
     merged = AuditReport(project=first["project"], config_file=first.get("config_file"),
                          heads=tuple(first.get("heads") or ()), listed=int(first.get("listed") or 0))

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import textwrap
-
 from migration_check.findings import Severity
-from migration_check.rules import Rule, register
-
-
-def _dedent(text: str) -> str:
-    return textwrap.dedent(text).strip("\n")
-
+from migration_check.rules import Rule, dedent, register
 
 LIVE_BEHIND_HEAD = register(Rule(
     id="live-behind-head",
@@ -28,13 +21,13 @@ LIVE_BEHIND_HEAD = register(Rule(
         "Code that expects the new schema is often deployed without its migration (a failed release step, a "
         "manual rollback). A database that stays behind breaks the next deploy, or the code already running."
     ),
-    bad=_dedent(
+    bad=dedent(
         """
         -- production's version table, while the repository's head is 0004
         SELECT version_num FROM alembic_version;  -- 0003
         """
     ),
-    good=_dedent(
+    good=dedent(
         """
         -- after the release ran `alembic upgrade head`
         SELECT version_num FROM alembic_version;  -- 0004
@@ -59,13 +52,13 @@ LIVE_UNKNOWN_REVISION = register(Rule(
         "The next `alembic upgrade` there fails with \"Can't locate revision\", and nobody can say what that "
         "revision did to the schema."
     ),
-    bad=_dedent(
+    bad=dedent(
         """
         -- run there from a feature branch, which was closed
         SELECT version_num FROM alembic_version;  -- 9f3c1a2b7d10
         """
     ),
-    good=_dedent(
+    good=dedent(
         """
         -- every revision run there is in the repository's history
         SELECT version_num FROM alembic_version;  -- 0004
@@ -90,13 +83,13 @@ LIVE_NO_VERSION_TABLE = register(Rule(
         "Either the audit reads the wrong database, or the schema was made another way (create_all, a restored "
         "dump without the table): the next `alembic upgrade head` would try to create everything again."
     ),
-    bad=_dedent(
+    bad=dedent(
         """
         -- the tables were made with Base.metadata.create_all()
         SELECT to_regclass('alembic_version');  -- NULL
         """
     ),
-    good=_dedent(
+    good=dedent(
         """
         -- alembic stamp head, once, after checking that the schema matches
         SELECT version_num FROM alembic_version;  -- 0004
@@ -125,13 +118,13 @@ LIVE_SCHEMA_DIVERGED = register(Rule(
         "the next migration written against the repository's schema fails there, or silently does something "
         "else."
     ),
-    bad=_dedent(
+    bad=dedent(
         """
         # run by hand on production during an incident, and in no migration:
         #     CREATE INDEX ix_agents_name ON agents (name);
         """
     ),
-    good=_dedent(
+    good=dedent(
         """
         # a migration, deployed, that makes the hotfix part of the history
         def upgrade() -> None:
@@ -157,14 +150,14 @@ LIVE_MODEL_DRIFT = register(Rule(
         "The code runs against the models: a column the models have and the database lacks fails at the first "
         "query that touches it, in production."
     ),
-    bad=_dedent(
+    bad=dedent(
         """
         # the models gained a column; no migration adds it, on any branch
         class Agent(Base):
             description: Mapped[str | None] = mapped_column(Text)
         """
     ),
-    good=_dedent(
+    good=dedent(
         """
         # the migration that adds it, deployed
         def upgrade() -> None:

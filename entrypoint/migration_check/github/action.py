@@ -11,6 +11,7 @@ from pathlib import Path
 
 from migration_check import redact, signals
 from migration_check.audit.config import secret_forms
+from migration_check.audit.report import table_sizes
 from migration_check.config import (
     FAIL_ON,
     CheckConfig,
@@ -19,7 +20,6 @@ from migration_check.config import (
     check_setup_sql,
     locate_alembic,
     parse_data_volume,
-    read_table_sizes,
     url_part_pairs,
     with_settings_file,
 )
@@ -95,7 +95,7 @@ def _config(inputs: ActionInputs, context: RunContext) -> CheckConfig:
         roundtrip=inputs.roundtrip,
         data_volume=DataVolume(
             rows=parse_data_volume(inputs.data_volume or None),
-            real_sizes=read_table_sizes(_in_project(project_dir, inputs.table_sizes)) if inputs.table_sizes else (),
+            real_sizes=table_sizes(_in_project(project_dir, inputs.table_sizes)) if inputs.table_sizes else (),
         ),
     )
     for name, value in (("report-file", inputs.report_file), ("sarif-file", inputs.sarif_file),

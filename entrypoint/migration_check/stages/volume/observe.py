@@ -106,8 +106,9 @@ def _fetch(connection: Any, query: str) -> list[tuple[Any, ...]]:
         cursor.close()
 
 
-def _relations(connection: Any) -> dict[int, Relation]:
-    return {int(row[0]): Relation(row[1], row[2], int(row[3]), int(row[4])) for row in _fetch(connection, _RELATIONS)}
+def _relations(rows: list[tuple[Any, ...]]) -> dict[int, Relation]:
+    """_RELATIONS' rows, by oid."""
+    return {int(row[0]): Relation(row[1], row[2], int(row[3]), int(row[4])) for row in rows}
 
 
 class StatementCapture:
@@ -140,7 +141,7 @@ class StatementCapture:
             re.IGNORECASE | re.DOTALL)
 
     def _state(self, connection: Any) -> None:
-        self._relations = _relations(connection)
+        self._relations = _relations(_fetch(connection, _RELATIONS))
         self._work = {int(r[0]): (int(r[1] or 0), int(r[2] or 0), int(r[3] or 0)) for r in _fetch(connection, _WORK)}
         self._locks = {(int(r[0]), str(r[1])) for r in _fetch(connection, _LOCKS)}
 
@@ -272,5 +273,4 @@ class StatementCapture:
 
 def committed_relations(connection: psycopg.Connection) -> dict[int, Relation]:
     """The relations as the database has them committed (our own connection, before the new migrations)."""
-    return {int(row[0]): Relation(row[1], row[2], int(row[3]), int(row[4]))
-            for row in connection.execute(_RELATIONS).fetchall()}
+    return _relations(connection.execute(_RELATIONS).fetchall())

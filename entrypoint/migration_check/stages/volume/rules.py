@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import textwrap
-
 from migration_check.findings import Severity
-from migration_check.rules import Rule, register
-
-
-def _dedent(text: str) -> str:
-    return textwrap.dedent(text).strip("\n")
-
+from migration_check.rules import Rule, dedent, register
 
 BLOCKING_LOCK = register(Rule(
     id="blocking-lock",
@@ -35,14 +28,14 @@ BLOCKING_LOCK = register(Rule(
         "queues behind it: on a big table, an outage as long as the scan. Empty tables in CI make every "
         "migration look instant."
     ),
-    bad=_dedent(
+    bad=dedent(
         """
         def upgrade():
             # SHARE lock on events while the index is built: every INSERT waits
             op.create_index("ix_events_created_at", "events", ["created_at"])
         """
     ),
-    good=_dedent(
+    good=dedent(
         """
         def upgrade():
             with op.get_context().autocommit_block():
@@ -71,7 +64,7 @@ TABLE_REWRITE = register(Rule(
         "minutes on a large table. A constant or stable default (`now()`) has been added without a rewrite "
         "since PostgreSQL 11, and is not reported."
     ),
-    bad=_dedent(
+    bad=dedent(
         """
         def upgrade():
             op.alter_column("events", "id", type_=sa.BigInteger(), existing_type=sa.Integer())
@@ -79,7 +72,7 @@ TABLE_REWRITE = register(Rule(
                                               server_default=sa.text("gen_random_uuid()")))
         """
     ),
-    good=_dedent(
+    good=dedent(
         """
         def upgrade():
             op.add_column("events", sa.Column("token", sa.Uuid(), nullable=True))
@@ -109,14 +102,14 @@ SLOW_MIGRATION = register(Rule(
         "Deploys usually wait for migrations; a migration that takes minutes on production's data holds the "
         "release, and often a lock, all that time."
     ),
-    bad=_dedent(
+    bad=dedent(
         """
         def upgrade():
             # one statement over every row, in the deploy's transaction
             op.execute("UPDATE events SET payload = payload || '{\\"v\\": 2}'")
         """
     ),
-    good=_dedent(
+    good=dedent(
         """
         def upgrade():
             op.add_column("events", sa.Column("payload_version", sa.Integer(), nullable=True))
@@ -138,13 +131,13 @@ CONCURRENTLY_IN_TRANSACTION = register(Rule(
     why=(
         "The migration fails on every database, and `postgresql_concurrently=True` alone looks right in review."
     ),
-    bad=_dedent(
+    bad=dedent(
         """
         def upgrade():
             op.create_index("ix_events_user_id", "events", ["user_id"], postgresql_concurrently=True)
         """
     ),
-    good=_dedent(
+    good=dedent(
         """
         def upgrade():
             with op.get_context().autocommit_block():
@@ -168,13 +161,13 @@ FAILS_ON_EXISTING_ROWS = register(Rule(
     why=(
         "CI's empty database accepts all of these; production's rows do not, and the deploy fails halfway."
     ),
-    bad=_dedent(
+    bad=dedent(
         """
         def upgrade():
             op.add_column("users", sa.Column("plan", sa.Text(), nullable=False))
         """
     ),
-    good=_dedent(
+    good=dedent(
         """
         def upgrade():
             op.add_column("users", sa.Column("plan", sa.Text(), nullable=False, server_default="free"))

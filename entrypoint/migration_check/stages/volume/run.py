@@ -43,9 +43,9 @@ def run_volume(project: AlembicProject, database: ScratchDatabase, scripts: list
     at head and the new revisions' downgrades were proved exact, so it goes down through them; else it is made
     anew and the base's revisions are applied."""
     order = project.ordered_revisions()
-    new = [revision for revision in order if at_base is None or revision not in at_base]
-    if at_base is None:  # no base: the head's own revision(s), on the history below them
-        new = sorted(project.script.get_heads(), key=order.index)
+    # the change's revisions; without a base, the head's own revision(s), on the history below them
+    new = sorted(project.script.get_heads(), key=order.index) if at_base is None \
+        else [revision for revision in order if revision not in at_base]
     base = [revision for revision in order if revision not in new]
     by_revision = {script.revision: script for script in scripts}
 

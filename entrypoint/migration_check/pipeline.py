@@ -306,7 +306,8 @@ def _run_stages(
 def _run_volume_stage(config: CheckConfig, project: AlembicProject, database: ScratchDatabase,
                       scripts: list[MigrationScript], excluded: tuple[str, ...], root: Path, report: Report,
                       progress: Progress, at_head: bool) -> None:
-    """The new revisions on filled tables, on the scratch database made anew (the last stage: it changes it)."""
+    """The new revisions on filled tables, the last stage since it changes the scratch database: at_head, it goes
+    down through the new revisions to the base; else it makes the database anew and applies the base."""
     rows = config.data_volume.default_rows
     with progress.step("volume", f"the new migrations on tables of {rows:,} rows") as note:
         at_base = revisions_at(project, config.base_ref, root) if config.base_ref else None
